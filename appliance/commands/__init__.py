@@ -1,0 +1,1 @@
+"""One module per ``moodbox`` subcommand, each with ``register(subparsers)``."""

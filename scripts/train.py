@@ -1,0 +1,243 @@
+"""Trains Moodbox's emotion CNN on FER2013 with Keras 3 on any backend (TensorFlow, JAX, torch).
+
+    python scripts/train.py --data fer2013_train_publictest.npz --out build/train
+    python scripts/train.py --data fer2013.csv --out build/train          # Kaggle CSV
+    KERAS_BACKEND=jax python scripts/train.py --data ...                  # no TensorFlow needed
+
+Trains on Training, validates on PublicTest (or on a held-out 10% of Training with
+``--val-split 0.1``). Resumable: run the same command again and it continues from the last
+finished epoch (``OUT/backup``). The best epoch by validation accuracy is ``OUT/best.keras``;
+``OUT/history.csv`` has every epoch; ``OUT/runs.jsonl`` keeps each run's settings and scores.
+Augmentation is plain numpy + OpenCV so that no backend-specific ops are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+from keras import layers
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ferdata  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line settings; every one of them is written to the run log."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="npz (project) or fer2013.csv")
+    p.add_argument("--out", type=Path, default=Path("build/train"))
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1.5e-3, help="peak learning rate (AdamW)")
+    p.add_argument("--warmup", type=int, default=2, help="epochs of linear warm-up")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--widths", default="24,48,96,192", help="conv channels per block")
+    p.add_argument("--dense", type=int, default=256)
+    p.add_argument("--dropout", type=float, default=0.4)
+    p.add_argument("--class-weight-power", type=float, default=0.5,
+                   help="sample weight = (N / (K * count)) ** power; 0 = none, 1 = balanced")
+    p.add_argument("--ferplus-weight", type=float, default=0.25,
+                   help="share of the target taken from the FER+ vote distribution")
+    p.add_argument("--label-smoothing", type=float, default=0.05)
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience")
+    p.add_argument("--val-split", type=float, default=0.0,
+                   help="validate on this fraction of Training instead of PublicTest")
+    p.add_argument("--limit", type=int, default=0, help="use only N training faces (smoke runs)")
+    p.add_argument("--seed", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def split_data(args: argparse.Namespace) -> tuple[ferdata.Split, ferdata.Split]:
+    """Training and validation splits as the settings ask."""
+    train = ferdata.load_split(args.data, "Training")
+    if args.val_split > 0:
+        order = np.random.default_rng(args.seed).permutation(len(train.labels))
+        cut = int(len(order) * args.val_split)
+        val, train = _take(train, order[:cut]), _take(train, order[cut:])
+    else:
+        val = ferdata.load_split(args.data, "PublicTest")
+    if args.limit:
+        train = _take(train, np.arange(min(args.limit, len(train.labels))))
+        val = _take(val, np.arange(min(args.limit, len(val.labels))))
+    return train, val
+
+
+def _take(split: ferdata.Split, rows: np.ndarray) -> ferdata.Split:
+    votes = None if split.votes is None else split.votes[rows]
+    return ferdata.Split(split.images[rows], split.labels[rows], votes)
+
+
+def soft_targets(split: ferdata.Split, ferplus_weight: float, smoothing: float) -> np.ndarray:
+    """One-hot FER2013 labels mixed with the FER+ vote distribution and a little smoothing.
+
+    FER+ votes say how ten people read each face; mixing them in teaches the network which
+    classes a face is confusable with. Rows without usable votes keep the one-hot share.
+    """
+    onehot = np.eye(7, dtype=np.float32)[split.labels]
+    target = onehot * (1.0 - smoothing) + smoothing / 7
+    if split.votes is None or ferplus_weight == 0:
+        return target
+    totals = split.votes.sum(axis=1, keepdims=True)
+    known = totals[:, 0] > 0
+    dist = split.votes[known] / totals[known]
+    target[known] = (1 - ferplus_weight) * target[known] + ferplus_weight * dist
+    return target
+
+
+def sample_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Per-face weights against class imbalance (disgust is 1.5% of Training), mean 1."""
+    counts = np.bincount(labels, minlength=7).astype(np.float64)
+    per_class = (len(labels) / (7 * np.maximum(counts, 1))) ** power
+    weights = per_class[labels]
+    return (weights / weights.mean()).astype(np.float32)
+
+
+def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random flip, rotation (±10°), zoom (±10%), shift (±10%), brightness and contrast."""
+    out = np.empty(images.shape, dtype=np.float32)
+    for i, img in enumerate(images):
+        angle = rng.uniform(-10, 10)
+        scale = rng.uniform(0.9, 1.1)
+        matrix = cv2.getRotationMatrix2D((24, 24), angle, scale)
+        matrix[:, 2] += rng.uniform(-4.8, 4.8, size=2)
+        warped = cv2.warpAffine(img, matrix, (48, 48), borderMode=cv2.BORDER_REFLECT_101)
+        if rng.random() < 0.5:
+            warped = warped[:, ::-1]
+        face = warped.astype(np.float32)
+        mean = face.mean()
+        face = (face - mean) * rng.uniform(0.8, 1.2) + mean + rng.uniform(-25, 25)
+        out[i] = face
+    return np.clip(out, 0, 255)
+
+
+class FaceBatches(keras.utils.PyDataset):
+    """Shuffled, optionally augmented batches of (faces in [0, 1], targets, weights)."""
+
+    def __init__(self, images: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
+                 batch: int, seed: int, train: bool) -> None:
+        super().__init__()
+        self.images, self.targets, self.weights = images, targets, weights
+        self.batch, self.train = batch, train
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(images)) if train else np.arange(len(images))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.images) / self.batch)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+        rows = self.order[index * self.batch:(index + 1) * self.batch]
+        faces = self.images[rows]
+        faces = augment(faces, self.rng) if self.train else faces.astype(np.float32)
+        batch = (faces[..., None] / 255.0, self.targets[rows])
+        return batch if self.weights is None else (*batch, self.weights[rows])
+
+    def on_epoch_end(self) -> None:
+        if self.train:
+            self.order = self.rng.permutation(len(self.images))
+
+
+def build_model(widths: list[int], dense: int, dropout: float) -> keras.Model:
+    """VGG-style CNN: blocks of two 3x3 conv + BN + ReLU, max-pool, growing dropout."""
+    inputs = keras.Input((48, 48, 1), name="face")
+    x = inputs
+    for i, width in enumerate(widths):
+        for _ in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(dropout * (i + 1) / (2 * len(widths)))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(7, activation="softmax", name="emotion")(x)
+    return keras.Model(inputs, outputs, name="moodbox_emotion")
+
+
+def lr_schedule(args: argparse.Namespace):
+    """Linear warm-up, then cosine decay to 2% of the peak by the last epoch."""
+    def schedule(epoch: int, _lr: float) -> float:
+        if epoch < args.warmup:
+            return args.lr * (epoch + 1) / (args.warmup + 1)
+        progress = (epoch - args.warmup) / max(1, args.epochs - args.warmup - 1)
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    return schedule
+
+
+def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
+    """Resume point, best checkpoint, early stopping, LR schedule and the epoch log."""
+    return [
+        keras.callbacks.BackupAndRestore(str(args.out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(args.out / "best.keras"), monitor="val_accuracy",
+                                        mode="max", save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                      patience=args.patience),
+        keras.callbacks.LearningRateScheduler(lr_schedule(args)),
+        keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
+    ]
+
+
+def evaluate(model: keras.Model, val: ferdata.Split) -> dict[str, object]:
+    """Scores of the model on the validation faces."""
+    probs = model.predict(val.images[..., None].astype(np.float32) / 255.0, verbose=0)
+    return ferdata.scores(val.labels, probs.argmax(axis=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+    train, val = split_data(args)
+    batches = FaceBatches(train.images, soft_targets(train, args.ferplus_weight,
+                                                     args.label_smoothing),
+                          sample_weights(train.labels, args.class_weight_power),
+                          args.batch, args.seed, train=True)
+    val_batches = FaceBatches(val.images, np.eye(7, dtype=np.float32)[val.labels], None,
+                              256, args.seed, train=False)
+    model = build_model([int(w) for w in args.widths.split(",")], args.dense, args.dropout)
+    model.compile(optimizer=keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    started = time.time()
+    history = model.fit(batches, validation_data=val_batches, epochs=args.epochs,
+                        callbacks=callbacks(args), verbose=2)
+    best = keras.models.load_model(args.out / "best.keras")
+    result = evaluate(best, val)
+    log_run(args, model, started, len(history.epoch), result)
+    print(f"best val accuracy {result['accuracy']:.4f} macro-F1 {result['macro_f1']:.4f}")
+    print("recall " + " ".join(f"{k} {v:.2f}" for k, v in result["recall"].items()))
+    return 0
+
+
+def log_run(args: argparse.Namespace, model: keras.Model, started: float, epochs: int,
+            result: dict[str, object]) -> None:
+    """Appends this run's settings, machine and scores to OUT/runs.jsonl."""
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    record = {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "seconds": round(time.time() - started),
+        "epochs_this_run": epochs,
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "params": model.count_params(),
+        "settings": settings,
+        "validation": result,
+    }
+    with (args.out / "runs.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
