@@ -1,0 +1,1 @@
+"""Mood check: capture, detect faces, crop, classify, aggregate into a ``MoodReading``."""

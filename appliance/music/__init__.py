@@ -1,0 +1,1 @@
+"""Music: the SQLite library, the valence rules, and VLC playback."""
