@@ -1,0 +1,164 @@
+"""Converts a trained Keras model to a full-integer int8 TFLite model plus its contract.
+
+    python scripts/export_tflite.py --keras build/train/best.keras \
+        --data fer2013_train_publictest.npz --out models/
+
+Runs on the CPU with TensorFlow (the converter has no other home). Writes
+``OUT/emotion.tflite`` (int8 input and output, calibrated on training faces) and
+``OUT/emotion.json``: labels, input shape and range, the crop recipe, a reference output, the
+file's sha256, and float vs int8 scores on PublicTest. An existing ``crop`` object in
+``OUT/emotion.json`` is kept, since the mood check measured it. Dynamic-range models are never
+written: tflite-runtime 2.14 cannot load them (FULLY_CONNECTED version 12).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ferdata  # noqa: E402
+
+INPUT_RANGE = (0.0, 1.0)  # train.py feeds pixels / 255
+DEFAULT_CROP = {"detector": "blazeface_short_range", "scale": 1.6, "shift_y": 0.0,
+                "align_eyes": True}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--keras", type=Path, required=True, help="trained model (.keras)")
+    p.add_argument("--data", type=Path, required=True, help="npz or fer2013.csv")
+    p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--calibration", type=int, default=500, help="training faces to calibrate")
+    p.add_argument("--seed", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def reference_input() -> np.ndarray:
+    """A fixed 48x48 grey image (diagonal gradient) whose output the contract records.
+
+    Pixel (r, c) = (r + c) * 255 // 94, so any runtime can rebuild it and compare.
+    """
+    r, c = np.indices((48, 48))
+    return ((r + c) * 255 // 94).astype(np.uint8)
+
+
+def convert(model, calibration: np.ndarray) -> bytes:
+    """Full-integer conversion: int8 weights, activations, input and output."""
+    import tensorflow as tf
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for face in calibration:
+            yield [face[None, :, :, None].astype(np.float32) / 255.0]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def int8_probabilities(tflite: bytes, faces: np.ndarray) -> np.ndarray:
+    """Runs the int8 model on uint8 faces; returns dequantised probabilities."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=tflite, num_threads=1)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
+        raise SystemExit(f"conversion gave {inp['dtype']} in, {out['dtype']} out; want int8")
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    probs = np.empty((len(faces), 7), dtype=np.float32)
+    for i, face in enumerate(faces):
+        x = face.astype(np.float32) / 255.0
+        q = np.clip(np.round(x / in_scale + in_zero), -128, 127).astype(np.int8)
+        interpreter.set_tensor(inp["index"], q[None, :, :, None])
+        interpreter.invoke()
+        raw = interpreter.get_tensor(out["index"])[0].astype(np.float32)
+        probs[i] = (raw - out_zero) * out_scale
+    return probs
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference (conv and dense layers)."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, h, w, c_out = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            total += h * w * c_out * k_h * k_w * layer.input.shape[-1]
+        elif kind == "Dense":
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
+def contract(model, tflite: bytes, previous: dict, evaluation: dict) -> dict:
+    """The emotion.json contract that the runtime and any evaluator read."""
+    probs = int8_probabilities(tflite, reference_input()[None])[0]
+    return {
+        "labels": list(ferdata.LABELS),
+        "input": {"height": 48, "width": 48, "channels": 1, "range": list(INPUT_RANGE),
+                  "dtype": "int8"},
+        "output": {"kind": "probabilities", "dtype": "int8"},
+        "crop": previous.get("crop", DEFAULT_CROP),
+        "reference": {"input": "diagonal_gradient: pixel(r, c) = (r + c) * 255 // 94",
+                      "probabilities": [round(float(p), 4) for p in probs]},
+        "file": "emotion.tflite",
+        "sha256": hashlib.sha256(tflite).hexdigest(),
+        "bytes": len(tflite),
+        "params": int(model.count_params()),
+        "macs": count_macs(model),
+        "evaluation": evaluation,
+    }
+
+
+def evaluate(model, tflite: bytes, test: ferdata.Split) -> dict:
+    """Float and int8 scores on the test faces, and how often the two agree."""
+    float_probs = model.predict(test.images[..., None].astype(np.float32) / 255.0, verbose=0)
+    int8_probs = int8_probabilities(tflite, test.images)
+    agree = float((float_probs.argmax(1) == int8_probs.argmax(1)).mean())
+    return {
+        "split": "PublicTest",
+        "faces": len(test.labels),
+        "float": ferdata.scores(test.labels, float_probs.argmax(1)),
+        "int8": ferdata.scores(test.labels, int8_probs.argmax(1)),
+        "int8_float_agreement": round(agree, 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import keras
+
+    model = keras.models.load_model(args.keras)
+    train = ferdata.load_split(args.data, "Training")
+    rng = np.random.default_rng(args.seed)
+    calibration = train.images[rng.choice(len(train.images), args.calibration, replace=False)]
+    tflite = convert(model, calibration)
+    evaluation = evaluate(model, tflite, ferdata.load_split(args.data, "PublicTest"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / "emotion.json"
+    previous = json.loads(json_path.read_text()) if json_path.exists() else {}
+    (args.out / "emotion.tflite").write_bytes(tflite)
+    json_path.write_text(json.dumps(contract(model, tflite, previous, evaluation), indent=2)
+                         + "\n")
+    for kind in ("float", "int8"):
+        s = evaluation[kind]
+        print(f"{kind:5s} accuracy {s['accuracy']:.4f} macro-F1 {s['macro_f1']:.4f}")
+    print(f"int8/float agreement {evaluation['int8_float_agreement']:.4f}; "
+          f"{len(tflite)} bytes written to {args.out / 'emotion.tflite'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
