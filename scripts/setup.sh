@@ -5,6 +5,8 @@
 #   scripts/setup.sh              .venv: ai-edge-litert with numpy 2 (as on Raspberry Pi OS Trixie)
 #   scripts/setup.sh --bookworm   .venv-bookworm: tflite-runtime 2.14 with numpy<2 and
 #                                 OpenCV 4.11 (as on Raspberry Pi OS Bookworm, Python 3.11)
+#   scripts/setup.sh --train      .venv-train: TensorFlow + Keras 3 for scripts/train.py and
+#                                 scripts/export_tflite.py (not needed on the box)
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +43,9 @@ install_apt
 case "${1:-}" in
   --bookworm)
     make_venv .venv-bookworm -e ".[tflite,dev]" "numpy<2" "opencv-python-headless==4.11.0.86" ;;
+  --train)
+    make_venv .venv-train -e ".[train]" ;;
   "")
     make_venv .venv -e ".[litert,dev]" ;;
-  *) echo "usage: scripts/setup.sh [--bookworm]" >&2; exit 2 ;;
+  *) echo "usage: scripts/setup.sh [--bookworm|--train]" >&2; exit 2 ;;
 esac

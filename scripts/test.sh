@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up both development environments and runs every check CI runs:
+# Sets up the development environments and runs every check CI runs:
 # ruff, mypy and the whole test suite in .venv (ai-edge-litert, numpy 2), then the tests that
-# touch the TFLite runtime again in .venv-bookworm (tflite-runtime 2.14, numpy<2).
+# touch the TFLite runtime again in .venv-bookworm (tflite-runtime 2.14, numpy<2), then a
+# smoke run of training + int8 export in .venv-train (TensorFlow).
 # Extra arguments go to the first pytest run (e.g. -k library).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +14,6 @@ bash scripts/setup.sh
 
 bash scripts/setup.sh --bookworm
 .venv-bookworm/bin/python -m pytest -q -m runtime
+
+bash scripts/setup.sh --train
+.venv-train/bin/python -m pytest -q -m training

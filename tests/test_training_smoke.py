@@ -1,0 +1,71 @@
+"""Smoke run of the training pipeline: train.py then export_tflite.py on a tiny Kaggle CSV.
+
+Runs in the training environment only (``.venv-train``, ``-m training``), since TensorFlow is
+not part of the appliance. The faces are synthetic, so no FER2013 image is needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.training
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def write_kaggle_csv(path: Path, rows_per_split: dict[str, int]) -> None:
+    """A fer2013.csv of synthetic 48x48 faces: brighter faces for higher labels."""
+    rng = np.random.default_rng(0)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["emotion", "pixels", "Usage"])
+        for usage, rows in rows_per_split.items():
+            for i in range(rows):
+                label = i % 7
+                face = np.clip(rng.normal(30 + 30 * label, 20, (48, 48)), 0, 255)
+                writer.writerow([label, " ".join(str(int(p)) for p in face.ravel()), usage])
+
+
+def run(script: str, *args: str) -> str:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, str(SCRIPTS / script), *args], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
+    data = tmp_path / "fer2013.csv"
+    write_kaggle_csv(data, {"Training": 448, "PublicTest": 70, "PrivateTest": 7})
+    out = tmp_path / "train"
+    run("train.py", "--data", str(data), "--out", str(out), "--epochs", "2",
+        "--widths", "8,16,16,16", "--dense", "16", "--batch", "32")
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 1 and runs[0]["settings"]["epochs"] == 2
+    assert (out / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+
+    # A second call resumes from the finished run's backup instead of starting over.
+    run("train.py", "--data", str(data), "--out", str(out), "--epochs", "3",
+        "--widths", "8,16,16,16", "--dense", "16", "--batch", "32")
+    assert (out / "history.csv").read_text().count("\n") == 4
+
+    models = tmp_path / "models"
+    printed = run("export_tflite.py", "--keras", str(out / "best.keras"), "--data", str(data),
+                  "--out", str(models), "--calibration", "32")
+    assert "int8" in printed
+    tflite = (models / "emotion.tflite").read_bytes()
+    contract = json.loads((models / "emotion.json").read_text())
+    assert contract["sha256"] == hashlib.sha256(tflite).hexdigest()
+    assert contract["input"] == {"height": 48, "width": 48, "channels": 1,
+                                 "range": [0.0, 1.0], "dtype": "int8"}
+    assert contract["labels"][1] == "disgust"
+    assert abs(sum(contract["reference"]["probabilities"]) - 1.0) < 0.05
+    assert contract["evaluation"]["faces"] == 70
