@@ -10,6 +10,7 @@ import sys
 # Each module defines ``register(subparsers)``, which adds its parser(s) and sets ``func``
 # (a callable taking the parsed arguments and returning an exit code).
 COMMAND_MODULES: tuple[str, ...] = (
+    "config",
 )
 
 

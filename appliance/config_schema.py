@@ -1,0 +1,144 @@
+"""The configuration schema: one frozen dataclass per TOML section, attribute names = keys.
+
+Each field's metadata carries the hint shown with a bad value and an optional check; the
+shipped defaults live in ``defaults.toml`` and the loading in ``appliance.config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Check = Callable[[Any], str | None]
+
+
+def _spec(hint: str, check: Check | None = None) -> dict[str, Any]:
+    """Field metadata: the hint shown with a bad value and an optional extra check."""
+    return {"hint": hint, "check": check}
+
+
+def _between(low: float, high: float) -> Check:
+    return lambda v: None if low <= v <= high else f"must be between {low:g} and {high:g}"
+
+
+def _at_least(low: float) -> Check:
+    return lambda v: None if v >= low else f"must be at least {low:g}"
+
+
+def _above(low: float) -> Check:
+    return lambda v: None if v > low else f"must be more than {low:g}"
+
+
+def _one_of(*choices: str) -> Check:
+    return lambda v: None if v in choices else "must be one of " + ", ".join(map(repr, choices))
+
+
+def _check_source(value: str) -> str | None:
+    kind, _, arg = value.partition(":")
+    if value == "picamera2" or (kind == "opencv" and arg.isdigit()) or (kind == "files" and arg):
+        return None
+    return 'must be "picamera2", "opencv:N" (a webcam index) or "files:DIR" (a folder of images)'
+
+
+def _check_pin(value: int) -> str | None:
+    return None if value == -1 or 0 <= value <= 27 else "must be a BCM pin 0..27, or -1 for none"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A point on the valence/energy plane, both 0..1."""
+
+    valence: float = field(metadata=_spec("0..1, sad to happy", _between(0, 1)))
+    energy: float = field(metadata=_spec("0..1, calm to energetic", _between(0, 1)))
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    """``[library]``: where the music and its database are."""
+
+    music_dir: Path = field(metadata=_spec("folder scanned recursively for music files"))
+    database: Path = field(metadata=_spec("SQLite file of the library"))
+    rescan_s: int = field(metadata=_spec("seconds between rescans, 0 = never", _at_least(0)))
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """``[camera]``: when and how the mood check uses the camera."""
+
+    source: str = field(metadata=_spec("where frames come from", _check_source))
+    lead_s: float = field(metadata=_spec("seconds before a track's end to check", _above(0)))
+    frames: int = field(metadata=_spec("frames per mood check", _at_least(1)))
+    led_pin: int = field(metadata=_spec("LED pin", _check_pin))
+    warmup_s: float = field(metadata=_spec("seconds for the camera to settle", _at_least(0)))
+    debug_dir: Path | None = field(metadata=_spec('folder to write frames to; "" = never'))
+
+
+@dataclass(frozen=True)
+class MoodConfig:
+    """``[mood]``: the emotion model and its thresholds."""
+
+    model: Path | None = field(metadata=_spec('TFLite model; "" = the shipped one'))
+    min_face_score: float = field(metadata=_spec("face detector score floor", _between(0, 1)))
+    min_confidence: float = field(
+        metadata=_spec("confidence below which a reading is unsure", _between(0, 1))
+    )
+    flip: bool = field(metadata=_spec("mirror frames"))
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """``[audio]``: the VLC output."""
+
+    output: str = field(metadata=_spec("audio output", _one_of("alsa", "pulse", "dummy")))
+    device: str = field(metadata=_spec('output device; "" = default'))
+    volume: int = field(metadata=_spec("volume 0..100", _between(0, 100)))
+    fade_s: float = field(metadata=_spec("fade-out seconds", _at_least(0)))
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """``[gpio]``: the button."""
+
+    pin_factory: str = field(
+        metadata=_spec(
+            'gpiozero pin factory; "" = its default',
+            _one_of("", "mock", "lgpio", "rpigpio", "pigpio", "native"),
+        )
+    )
+    button_pin: int = field(metadata=_spec("button pin", _check_pin))
+    hold_s: float = field(metadata=_spec("seconds to hold for pause/resume", _above(0)))
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """``[rules]``: how the next track is chosen (see ``appliance.music.rules``)."""
+
+    strategy: str = field(metadata=_spec("rule set", _one_of("uplift", "iso", "match")))
+    step: float = field(metadata=_spec("most valence change per track", _between(0.01, 1)))
+    no_repeat: int = field(metadata=_spec("tracks before one may repeat", _at_least(0)))
+    targets: Mapping[str, Target] = field(metadata=_spec("where the music leads, per emotion"))
+    moods: Mapping[str, Target] = field(metadata=_spec("where each emotion sits, for match"))
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """``[daemon]``: the service's own files."""
+
+    state_file: Path = field(metadata=_spec("JSON status file"))
+    events: Path | None = field(metadata=_spec('JSON-lines event log; "" = none'))
+    watchdog: bool = field(metadata=_spec("ping the systemd watchdog"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration, one attribute per TOML section."""
+
+    library: LibraryConfig
+    camera: CameraConfig
+    mood: MoodConfig
+    audio: AudioConfig
+    gpio: GpioConfig
+    rules: RulesConfig
+    daemon: DaemonConfig
