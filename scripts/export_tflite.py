@@ -8,7 +8,8 @@ Runs on the CPU with TensorFlow (the converter has no other home). Writes
 ``OUT/emotion.json``: labels, input shape and range, the crop recipe, a reference output, the
 file's sha256, and float vs int8 scores on PublicTest. An existing ``crop`` object in
 ``OUT/emotion.json`` is kept, since the mood check measured it. Dynamic-range models are never
-written: tflite-runtime 2.14 cannot load them (FULLY_CONNECTED version 12).
+written: tflite-runtime 2.14 cannot load them (FULLY_CONNECTED version 12). The model ends
+in int8 logits; the runtime applies the softmax (see ``without_softmax``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 import ferdata  # noqa: E402
+
+from appliance.mood.reference import reference_faces  # noqa: E402
 
 INPUT_RANGE = (0.0, 1.0)  # train.py feeds pixels / 255
 DEFAULT_CROP = {"detector": "blazeface_short_range", "scale": 1.6, "shift_y": 0.0,
@@ -40,13 +44,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def reference_input() -> np.ndarray:
-    """A fixed 48x48 grey image (diagonal gradient) whose output the contract records.
+def without_softmax(model):
+    """The same network ending in logits.
 
-    Pixel (r, c) = (r + c) * 255 // 94, so any runtime can rebuild it and compare.
+    The int8 softmax kernel of tflite-runtime 2.14 differs from newer runtimes by up to 5
+    output steps on the same input, while int8 logits agree within one step; the appliance
+    applies the softmax itself after dequantising.
     """
-    r, c = np.indices((48, 48))
-    return ((r + c) * 255 // 94).astype(np.uint8)
+    import keras
+
+    model.layers[-1].activation = keras.activations.linear
+    return model
 
 
 def convert(model, calibration: np.ndarray) -> bytes:
@@ -66,8 +74,8 @@ def convert(model, calibration: np.ndarray) -> bytes:
     return converter.convert()
 
 
-def int8_probabilities(tflite: bytes, faces: np.ndarray) -> np.ndarray:
-    """Runs the int8 model on uint8 faces; returns dequantised probabilities."""
+def int8_outputs(tflite: bytes, faces: np.ndarray) -> np.ndarray:
+    """Runs the int8 model on uint8 faces; returns the raw int8 outputs (N, 7)."""
     import tensorflow as tf
 
     interpreter = tf.lite.Interpreter(model_content=tflite, num_threads=1)
@@ -76,16 +84,14 @@ def int8_probabilities(tflite: bytes, faces: np.ndarray) -> np.ndarray:
     if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
         raise SystemExit(f"conversion gave {inp['dtype']} in, {out['dtype']} out; want int8")
     in_scale, in_zero = inp["quantization"]
-    out_scale, out_zero = out["quantization"]
-    probs = np.empty((len(faces), 7), dtype=np.float32)
+    raw = np.empty((len(faces), 7), dtype=np.int8)
     for i, face in enumerate(faces):
         x = face.astype(np.float32) / 255.0
         q = np.clip(np.round(x / in_scale + in_zero), -128, 127).astype(np.int8)
         interpreter.set_tensor(inp["index"], q[None, :, :, None])
         interpreter.invoke()
-        raw = interpreter.get_tensor(out["index"])[0].astype(np.float32)
-        probs[i] = (raw - out_zero) * out_scale
-    return probs
+        raw[i] = interpreter.get_tensor(out["index"])[0]
+    return raw
 
 
 def count_macs(model) -> int:
@@ -104,15 +110,15 @@ def count_macs(model) -> int:
 
 def contract(model, tflite: bytes, previous: dict, evaluation: dict) -> dict:
     """The emotion.json contract that the runtime and any evaluator read."""
-    probs = int8_probabilities(tflite, reference_input()[None])[0]
     return {
         "labels": list(ferdata.LABELS),
         "input": {"height": 48, "width": 48, "channels": 1, "range": list(INPUT_RANGE),
                   "dtype": "int8"},
-        "output": {"kind": "probabilities", "dtype": "int8"},
+        "output": {"kind": "logits", "dtype": "int8",
+                   "note": "dequantise with the tensor's scale and zero point, then softmax"},
         "crop": previous.get("crop", DEFAULT_CROP),
-        "reference": {"input": "diagonal_gradient: pixel(r, c) = (r + c) * 255 // 94",
-                      "probabilities": [round(float(p), 4) for p in probs]},
+        "reference": {"inputs": "appliance.mood.reference.reference_faces()",
+                      "int8_outputs": int8_outputs(tflite, reference_faces()).tolist()},
         "file": "emotion.tflite",
         "sha256": hashlib.sha256(tflite).hexdigest(),
         "bytes": len(tflite),
@@ -122,16 +128,20 @@ def contract(model, tflite: bytes, previous: dict, evaluation: dict) -> dict:
     }
 
 
-def evaluate(model, tflite: bytes, test: ferdata.Split) -> dict:
+def predict(model, test: ferdata.Split) -> np.ndarray:
+    """The float Keras model's outputs for the test faces."""
+    return model.predict(test.images[..., None].astype(np.float32) / 255.0, verbose=0)
+
+
+def evaluate(float_probs: np.ndarray, tflite: bytes, test: ferdata.Split) -> dict:
     """Float and int8 scores on the test faces, and how often the two agree."""
-    float_probs = model.predict(test.images[..., None].astype(np.float32) / 255.0, verbose=0)
-    int8_probs = int8_probabilities(tflite, test.images)
-    agree = float((float_probs.argmax(1) == int8_probs.argmax(1)).mean())
+    int8_raw = int8_outputs(tflite, test.images)  # argmax is the same on raw int8
+    agree = float((float_probs.argmax(1) == int8_raw.argmax(1)).mean())
     return {
         "split": "PublicTest",
         "faces": len(test.labels),
         "float": ferdata.scores(test.labels, float_probs.argmax(1)),
-        "int8": ferdata.scores(test.labels, int8_probs.argmax(1)),
+        "int8": ferdata.scores(test.labels, int8_raw.argmax(1)),
         "int8_float_agreement": round(agree, 4),
     }
 
@@ -141,11 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     model = keras.models.load_model(args.keras)
+    test = ferdata.load_split(args.data, "PublicTest")
+    float_probs = predict(model, test)
+    model = without_softmax(model)
     train = ferdata.load_split(args.data, "Training")
     rng = np.random.default_rng(args.seed)
     calibration = train.images[rng.choice(len(train.images), args.calibration, replace=False)]
     tflite = convert(model, calibration)
-    evaluation = evaluate(model, tflite, ferdata.load_split(args.data, "PublicTest"))
+    evaluation = evaluate(float_probs, tflite, test)
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "emotion.json"
     previous = json.loads(json_path.read_text()) if json_path.exists() else {}
