@@ -82,7 +82,7 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, object]:
     return {
         "accuracy": round(float(true_pos.sum() / max(matrix.sum(), 1)), 4),
         "macro_f1": round(float(f1.mean()), 4),
-        "recall": {name: round(float(r), 4) for name, r in zip(LABELS, recall)},
+        "recall": {name: round(float(r), 4) for name, r in zip(LABELS, recall, strict=True)},
         "confusion": matrix.tolist(),
     }
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ferdata  # noqa: E402
+import ferdata
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -41,7 +41,7 @@ def plot_curves(history: dict[str, list[float]], out: Path) -> None:
     """Accuracy and loss per epoch, training vs validation, side by side."""
     epochs = [int(e) + 1 for e in history["epoch"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("accuracy", "loss")):
+    for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
         ax.plot(epochs, history[metric], label=f"training {metric} (augmented)")
         ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric} (PublicTest)")
         ax.set_xlabel("epoch")

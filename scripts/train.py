@@ -28,7 +28,7 @@ import numpy as np
 from keras import layers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import ferdata  # noqa: E402
+import ferdata
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

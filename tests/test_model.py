@@ -73,7 +73,7 @@ def test_garbage_model_file_is_a_model_error(tmp_path: Path) -> None:
     # classifier's sha256 check against emotion.json protects from that, so it is tested there.
     broken = tmp_path / "emotion.tflite"
     broken.write_bytes(bytes(range(256)) * 20)
-    with pytest.raises(runtime.ModelError, match="emotion.tflite"):
+    with pytest.raises(runtime.ModelError, match=r"emotion\.tflite"):
         runtime.load_interpreter(broken)
 
 
