@@ -6,7 +6,8 @@
 
 Trains on Training, validates on PublicTest (or on a held-out 10% of Training with
 ``--val-split 0.1``). Resumable: run the same command again and it continues from the last
-finished epoch (``OUT/backup``). The best epoch by validation accuracy is ``OUT/best.keras``;
+finished epoch (``OUT/backup``), and a larger ``--epochs`` extends a finished run. The best
+epoch by validation accuracy is ``OUT/best.keras``;
 ``OUT/history.csv`` has every epoch; ``OUT/runs.jsonl`` keeps each run's settings and scores.
 Augmentation is plain numpy + OpenCV so that no backend-specific ops are needed.
 """
@@ -179,7 +180,8 @@ def lr_schedule(args: argparse.Namespace):
 def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
     """Resume point, best checkpoint, early stopping, LR schedule and the epoch log."""
     return [
-        keras.callbacks.BackupAndRestore(str(args.out / "backup")),
+        # Kept after the last epoch too, so that a larger --epochs extends a finished run.
+        keras.callbacks.BackupAndRestore(str(args.out / "backup"), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(args.out / "best.keras"), monitor="val_accuracy",
                                         mode="max", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
