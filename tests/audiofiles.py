@@ -42,10 +42,10 @@ def make_track(
     energy: float | None = None,
 ) -> Path:
     """A tagged track at ``path``: a fresh WAV, or a copy of the asset with that suffix."""
-    if path.suffix == ".wav":
+    if path.suffix.lower() == ".wav":
         make_wav(path)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ASSETS / f"tone{path.suffix}", path)
+        shutil.copyfile(ASSETS / f"tone{path.suffix.lower()}", path)
     write_tags(path, valence=valence, energy=energy, title=title, artist=artist)
     return path

@@ -1,0 +1,278 @@
+"""The music library: a SQLite (WAL) index of the music folder, scanned incrementally.
+
+A scan walks the folder (symlinks followed, loops and unreadable folders noted and skipped),
+re-reads only files whose size or mtime changed, records unreadable files with the reason
+(never fatal), and drops rows of files that are gone. Valence and energy set by hand or by a
+CSV import live in their own table, so they win over the files' tags and survive rescans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from appliance.errors import LibraryError
+from appliance.music.matching import ImportReport, match_rows, read_exportify
+from appliance.music.tags import read_tags
+from appliance.music.walk import find_audio
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total, path)`` is called after each file a scan looks at.
+Progress = Callable[[int, int, str], None]
+_BATCH = 200  # rows per transaction: other readers see progress, a crash loses little
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    title TEXT NOT NULL, artist TEXT NOT NULL, duration_s REAL NOT NULL,
+    valence REAL, energy REAL, unplayable TEXT);
+CREATE TABLE IF NOT EXISTS overrides (
+    path TEXT PRIMARY KEY, valence REAL, energy REAL);
+"""
+_SELECT = """
+SELECT t.path, t.title, t.artist, t.duration_s,
+       COALESCE(o.valence, t.valence), COALESCE(o.energy, t.energy)
+FROM tracks t LEFT JOIN overrides o ON o.path = t.path
+"""
+_UPSERT = """
+INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
+    title = excluded.title, artist = excluded.artist, duration_s = excluded.duration_s,
+    valence = excluded.valence, energy = excluded.energy, unplayable = excluded.unplayable
+"""
+
+
+@dataclass(frozen=True)
+class Track:
+    """A playable file and what the rules need to know about it (valence/energy 0..1)."""
+
+    path: str
+    title: str
+    artist: str
+    duration_s: float
+    valence: float | None
+    energy: float | None
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """What a scan found and did; ``unreadable`` holds ``(path, reason)`` read this time."""
+
+    found: int
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    unreadable: tuple[tuple[str, str], ...]
+    folder_problems: tuple[str, ...]
+    seconds: float
+
+
+class Library:
+    """The library database; a context manager, safe to share between threads."""
+
+    def __init__(self, database: Path) -> None:
+        """Open (creating if needed) the database at ``database``.
+
+        Raises:
+            LibraryError: the file cannot be created or is not a usable SQLite database.
+        """
+        self.database = Path(database)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        with self._translated("cannot open the library database"):
+            self.database.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.database, check_same_thread=False, timeout=10)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database; safe to call more than once."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def tracks(self) -> list[Track]:
+        """Every playable track, by path."""
+        with self._db("cannot read the library") as db:
+            rows = db.execute(_SELECT + " WHERE t.unplayable IS NULL ORDER BY t.path").fetchall()
+        return [Track(*row) for row in rows]
+
+    def get(self, path: str | Path) -> Track | None:
+        """The track at ``path`` (playable or not), or ``None`` when it is not in the library."""
+        with self._db("cannot read the library") as db:
+            row = db.execute(_SELECT + " WHERE t.path = ?", (_key(path),)).fetchone()
+        return Track(*row) if row else None
+
+    def unplayable(self) -> list[tuple[str, str]]:
+        """``(path, reason)`` of every file recorded as unreadable or unplayable."""
+        with self._db("cannot read the library") as db:
+            sql = "SELECT path, unplayable FROM tracks WHERE unplayable IS NOT NULL ORDER BY path"
+            return [(str(p), str(why)) for p, why in db.execute(sql)]
+
+    def mark_unplayable(self, path: str | Path, why: str) -> None:
+        """Leave ``path`` out of ``tracks()`` until the file changes (e.g. VLC failed on it)."""
+        with self._db("cannot update the library") as db, db:
+            sql = "UPDATE tracks SET unplayable = ? WHERE path = ?"
+            cursor = db.execute(sql, (why, _key(path)))
+        if cursor.rowcount == 0:
+            log.warning("%s: not in the library, cannot mark it unplayable", path)
+        else:
+            log.info("%s: marked unplayable: %s", path, why)
+
+    def set_tags(self, path: str | Path, valence: float | None, energy: float | None) -> Track:
+        """Set a track's valence and/or energy (``None`` keeps the current value).
+
+        The values win over the file's tags and survive rescans; the file is not changed.
+
+        Raises:
+            LibraryError: the path is not in the library or a value is outside 0..1.
+        """
+        for name, value in (("valence", valence), ("energy", energy)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise LibraryError(f"{name} must be between 0 and 1, not {value}")
+        track = self.get(path)
+        if track is None:
+            raise LibraryError(f"{path}: not in the library; run `moodbox library scan` first")
+        self._write_overrides([(track.path, valence, energy)])
+        updated = self.get(track.path)
+        assert updated is not None
+        return updated
+
+    def import_csv(self, path: Path, dry_run: bool = False) -> ImportReport:
+        """Set valence and energy from an Exportify CSV, matching by artist and title.
+
+        Args:
+            path: the CSV (columns ``Track Name``, ``Artist Name(s)``, ``Valence``, ``Energy``).
+            dry_run: report what would match without changing the library.
+
+        Raises:
+            LibraryError: the CSV cannot be read or lacks a column, or the database fails.
+        """
+        rows, invalid = read_exportify(Path(path))
+        with self._db("cannot read the library") as db:
+            known = db.execute("SELECT path, title, artist FROM tracks").fetchall()
+        matched, ambiguous, unmatched = match_rows(rows, known)
+        if not dry_run:
+            self._write_overrides([(m.path, m.row.valence, m.row.energy) for m in matched])
+        log.info("import %s: %d matched, %d ambiguous, %d unmatched, %d invalid", path,
+                 len(matched), len(ambiguous), len(unmatched), len(invalid))
+        return ImportReport(
+            tuple(matched), tuple(ambiguous), tuple(unmatched), tuple(invalid), not dry_run
+        )
+
+    def scan(self, music_dir: Path, progress: Progress | None = None) -> ScanReport:
+        """Bring the library up to date with ``music_dir`` (see the module docstring).
+
+        Raises:
+            LibraryError: ``music_dir`` is not a readable folder (the library is left as it
+                was), or the database fails.
+        """
+        started = time.monotonic()
+        root = Path(music_dir).expanduser().absolute()
+        if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
+            raise LibraryError(f"{root}: music folder not found or not readable")
+        folder_problems: list[str] = []
+        files = sorted(str(p) for p in find_audio(root, folder_problems))
+        with self._db("cannot read the library") as db:
+            known = {p: (s, m) for p, s, m in db.execute("SELECT path, size, mtime_ns FROM tracks")}
+        counts, unreadable = self._update(files, known, progress)
+        gone = sorted(set(known) - set(files))
+        with self._db("cannot update the library") as db, db:
+            db.executemany("DELETE FROM tracks WHERE path = ?", [(p,) for p in gone])
+        report = ScanReport(len(files), counts[0], counts[1], counts[2], len(gone),
+                            tuple(unreadable), tuple(folder_problems), time.monotonic() - started)
+        log.info("scan %s: %d files, %d added, %d updated, %d removed, %d unreadable in %.1f s",
+                 root, report.found, report.added, report.updated, report.removed,
+                 len(report.unreadable), report.seconds)
+        return report
+
+    def _update(
+        self, files: list[str], known: dict[str, tuple[int, int]], progress: Progress | None
+    ) -> tuple[list[int], list[tuple[str, str]]]:
+        """Read new and changed files in batches; returns (added, updated, unchanged) counts."""
+        counts, unreadable, batch = [0, 0, 0], [], []
+        for done, path in enumerate(files, 1):
+            row = _read_row(path, known.get(path))
+            if row is None:
+                counts[2] += 1
+            else:
+                counts[0 if path not in known else 1] += 1
+                batch.append(row)
+                if row[-1] is not None:
+                    unreadable.append((path, str(row[-1])))
+            if len(batch) >= _BATCH or (done == len(files) and batch):
+                with self._db("cannot update the library") as db, db:
+                    db.executemany(_UPSERT, batch)
+                batch = []
+            if progress is not None:
+                progress(done, len(files), path)
+        return counts, unreadable
+
+    def _write_overrides(self, rows: list[tuple[str, float | None, float | None]]) -> None:
+        sql = """INSERT INTO overrides VALUES (?, ?, ?) ON CONFLICT(path) DO UPDATE SET
+                 valence = COALESCE(excluded.valence, valence),
+                 energy = COALESCE(excluded.energy, energy)"""
+        with self._db("cannot update the library") as db, db:
+            db.executemany(sql, rows)
+
+    @contextmanager
+    def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, with sqlite3 errors translated."""
+        with self._lock, self._translated(doing):
+            if self._conn is None:
+                raise LibraryError(f"{self.database}: the library is closed")
+            yield self._conn
+
+    @contextmanager
+    def _translated(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except LibraryError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise LibraryError(f"{self.database}: {doing}: {exc}") from exc
+
+
+def _key(path: str | Path) -> str:
+    """The form paths are stored in: absolute, as found under the music folder."""
+    return os.path.abspath(os.path.expanduser(str(path)))
+
+
+def _read_row(path: str, known: tuple[int, int] | None) -> tuple[object, ...] | None:
+    """A ``tracks`` row for ``path``, or ``None`` when it is unchanged since the last scan."""
+    try:
+        stat = os.stat(path)
+        size, mtime = stat.st_size, stat.st_mtime_ns
+    except OSError as exc:  # e.g. a dangling symlink: recorded once, not again each scan
+        failed = (path, -1, 0, Path(path).stem, "", 0.0, None, None, f"cannot open: {exc.strerror}")
+        return None if known == (-1, 0) else failed
+    if known == (size, mtime):
+        return None
+    try:
+        info = read_tags(Path(path))
+    except LibraryError as exc:
+        log.warning("%s", exc)
+        why = str(exc).removeprefix(f"{path}: ")
+        return (path, size, mtime, Path(path).stem, "", 0.0, None, None, why)
+    return (path, size, mtime, info.title, info.artist, info.duration_s, info.valence,
+            info.energy, None)

@@ -1,0 +1,50 @@
+"""Finding audio files under a folder, surviving symlink loops and unreadable folders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from appliance.music.tags import AUDIO_SUFFIXES
+
+
+def find_audio(root: Path, problems: list[str]) -> Iterator[Path]:
+    """Yield every audio file under ``root``, following symlinks.
+
+    Each folder is entered once, whatever links lead to it, so symlink loops end. Hidden
+    entries (names starting with ".", such as macOS "._song.mp3" files) are skipped.
+
+    Args:
+        root: the folder to walk.
+        problems: receives one line per folder that could not be read or was a loop.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            stat = folder.stat()
+            if (stat.st_dev, stat.st_ino) in seen:
+                problems.append(f"{folder}: skipped, it links back to a folder already scanned")
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            problems.append(f"{folder}: cannot read the folder: {exc.strerror or exc}")
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if _is_dir(entry):
+                stack.append(Path(entry.path))
+            elif os.path.splitext(entry.name)[1].lower() in AUDIO_SUFFIXES:
+                yield Path(entry.path)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks; a dangling link is not a folder
+    except OSError:
+        return False
