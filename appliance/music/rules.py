@@ -67,7 +67,10 @@ def choose_next(
         raise LibraryError("no playable tracks to choose from; scan the music folder")
     valence, energy, why = _target(reading, current, history, rules)
     pool, repeat_note = _candidates(library, current, history, rules.no_repeat)
-    track, band_note = _pick(pool, valence, energy, rules.step, history)
+    # iso also keeps the track itself within one step of the current track's valence.
+    stepping = rules.strategy == "iso" and reading is not None and reading.decided
+    origin = _point(current)[0] if stepping and current is not None else None
+    track, band_note = _pick(pool, (valence, energy), rules.step, history, origin)
     tv, te, untagged = _point(track)
     tagged = f"untagged, taken as neutral {_at(tv, te)}" if untagged else _at(tv, te)
     reason = f"{why}; chose {_name(track)} ({tagged}), {band_note}{repeat_note}"
@@ -154,16 +157,28 @@ def _candidates(
 
 
 def _pick(
-    pool: Sequence[Track], valence: float, energy: float, band: float, history: Sequence[Track]
+    pool: Sequence[Track],
+    target: tuple[float, float],
+    band: float,
+    history: Sequence[Track],
+    origin: float | None,
 ) -> tuple[Track, str]:
-    """The least recently played track in the band around the target, else the nearest."""
+    """The least recently played track in the band around the target, else the nearest.
+
+    With ``origin`` (the current valence, for iso) the band also ends ``band`` from it.
+    """
+    valence, energy = target
     last_played = {t.path: i for i, t in enumerate(history)}
 
     def distance(track: Track) -> float:
         tv, te, _ = _point(track)
         return math.hypot(tv - valence, _ENERGY_WEIGHT * (te - energy))
 
-    in_band = [t for t in pool if _within(t, valence, energy, band)]
+    in_band = [
+        t for t in pool
+        if _within(t, valence, energy, band)
+        and (origin is None or abs(_point(t)[0] - origin) <= band + 1e-9)
+    ]
     if in_band:
         best = min(in_band, key=lambda t: (last_played.get(t.path, -1), distance(t), t.path))
         return best, f"least recently played of {len(in_band)} within {band:.2f} of the target"
