@@ -11,6 +11,9 @@ import sys
 # (a callable taking the parsed arguments and returning an exit code).
 COMMAND_MODULES: tuple[str, ...] = (
     "config",
+    "library",
+    "check",
+    "doctor",
 )
 
 
