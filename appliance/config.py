@@ -76,7 +76,7 @@ def load_config(path: Path | None = None) -> Config:
         if not DEFAULT_PATH.exists():
             return parse_config({})
         path = DEFAULT_PATH
-    path = Path(path).expanduser()
+    path = Path(path).expanduser().absolute()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

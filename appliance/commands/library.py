@@ -1,0 +1,148 @@
+"""``moodbox library scan|list|set|import``: look after the music library from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from appliance.commands import add_config_argument, config_from_args
+from appliance.config import Config
+from appliance.errors import LibraryError
+from appliance.music.library import Library, ScanReport
+from appliance.music.matching import ImportReport
+from appliance.music.tags import write_tags
+
+#: Exit code when the library or a file cannot be read or written.
+EXIT_FAILED = 1
+
+
+def register(subparsers: Any) -> None:
+    """Add ``library`` and its four subcommands."""
+    parser = subparsers.add_parser("library", help="scan, list, tag and import the music library")
+    actions = parser.add_subparsers(dest="action", required=True)
+    scan = actions.add_parser("scan", help="scan library.music_dir (only changed files are read)")
+    listing = actions.add_parser("list", help="list the playable tracks")
+    listing.add_argument("--unplayable", action="store_true",
+                         help="list the unreadable or unplayable files and why instead")
+    tag = actions.add_parser("set", help="set a track's valence and/or energy (0..1)")
+    tag.add_argument("path", type=Path, help="the music file")
+    tag.add_argument("--valence", type=_unit, help="0 = sad .. 1 = happy")
+    tag.add_argument("--energy", type=_unit, help="0 = calm .. 1 = energetic")
+    tag.add_argument("--write", action="store_true",
+                     help="also write VALENCE/ENERGY tags into the file itself")
+    imp = actions.add_parser("import", help="set valence and energy from an Exportify CSV")
+    imp.add_argument("csv", type=Path, help="CSV with Track Name, Artist Name(s), Valence, Energy")
+    imp.add_argument("--dry-run", action="store_true", help="report matches, change nothing")
+    for action, func in ((scan, _scan), (listing, _list), (tag, _set), (imp, _import)):
+        add_config_argument(action)
+        action.set_defaults(func=lambda args, func=func: _run(func, args))
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
+
+
+def _run(func: Any, args: argparse.Namespace) -> int:
+    """Open the configured library, run ``func(library, config, args)``, report failures."""
+    config = config_from_args(args)
+    try:
+        with Library(config.library.database) as library:
+            return int(func(library, config, args))
+    except LibraryError as exc:
+        print(f"moodbox: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _scan(library: Library, config: Config, args: argparse.Namespace) -> int:
+    music_dir = config.library.music_dir
+    print(f"scanning {music_dir} into {library.database}", file=sys.stderr)
+    last = [0.0]
+
+    def progress(done: int, total: int, path: str) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= 0.5:  # twice a second is plenty for a terminal
+            last[0] = now
+            print(f"\r  {done}/{total} files ({done / total:.0%})", end="", file=sys.stderr)
+
+    report = library.scan(music_dir, progress)
+    if report.found:
+        print(file=sys.stderr)
+    _print_scan(report)
+    return 0
+
+
+def _print_scan(report: ScanReport) -> None:
+    print(f"{report.found} audio files in {report.seconds:.1f} s: {report.added} added, "
+          f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed")
+    if report.unreadable:
+        print(f"{len(report.unreadable)} unreadable (recorded and skipped):")
+        for path, why in report.unreadable:
+            print(f"  {path}: {why}")
+    for problem in report.folder_problems:
+        print(f"  folder: {problem}")
+
+
+def _list(library: Library, config: Config, args: argparse.Namespace) -> int:
+    if args.unplayable:
+        rows = library.unplayable()
+        for path, why in rows:
+            print(f"{path}: {why}")
+        print(f"{len(rows)} unplayable files", file=sys.stderr)
+        return 0
+    tracks = library.tracks()
+    print("valence energy  length  artist - title  (path)")
+    for t in tracks:
+        valence = "-" if t.valence is None else f"{t.valence:.2f}"
+        energy = "-" if t.energy is None else f"{t.energy:.2f}"
+        minutes, seconds = divmod(round(t.duration_s), 60)
+        print(f"{valence:>7} {energy:>6} {minutes:4d}:{seconds:02d}  "
+              f"{t.artist or '?'} - {t.title}  ({t.path})")
+    untagged = sum(t.valence is None for t in tracks)
+    print(f"{len(tracks)} playable tracks, {untagged} without valence "
+          "(the rules take those as 0.5)", file=sys.stderr)
+    return 0
+
+
+def _set(library: Library, config: Config, args: argparse.Namespace) -> int:
+    if args.valence is None and args.energy is None:
+        print("moodbox: give --valence and/or --energy", file=sys.stderr)
+        return 2
+    track = library.set_tags(args.path, args.valence, args.energy)
+    if args.write:
+        write_tags(Path(track.path), valence=args.valence, energy=args.energy)
+    print(f"{track.path}: valence {track.valence}, energy {track.energy}"
+          + (" (written into the file too)" if args.write else ""))
+    return 0
+
+
+def _import(library: Library, config: Config, args: argparse.Namespace) -> int:
+    report = library.import_csv(args.csv, dry_run=args.dry_run)
+    _print_import(report)
+    return 0
+
+
+def _print_import(report: ImportReport) -> None:
+    verb = "set" if report.applied else "would be set (dry run)"
+    print(f"{len(report.matched)} matched: valence and energy {verb}")
+    for match in report.matched:
+        print(f"  {match.row.describe()} -> {match.path} "
+              f"(valence {match.row.valence:.2f}, energy {match.row.energy:.2f})")
+    print(f"{len(report.ambiguous)} ambiguous (several files fit; use `library set`):")
+    for row, paths in report.ambiguous:
+        print(f"  {row.describe()} -> {', '.join(paths)}")
+    print(f"{len(report.unmatched)} unmatched (no local file with that artist and title):")
+    for row in report.unmatched:
+        print(f"  {row.describe()}")
+    if report.invalid:
+        print(f"{len(report.invalid)} invalid rows skipped:")
+        for line in report.invalid:
+            print(f"  {line}")
