@@ -1,0 +1,255 @@
+"""``moodbox doctor``'s checks: one line each, OK or FAIL with the fix, in plain words.
+
+Each check takes the effective ``Config`` and returns a ``Result``, or raises: a ``Problem``
+carries its own fix, any other error becomes a FAIL with the check's usual fix. The checks
+run in dependency order (software first, then the devices, then the data and the service),
+and one check failing never stops the others. The device checks live in ``doctor_hw``.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import platform
+import pwd
+import sqlite3
+import struct
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from appliance.config import Config
+from appliance.errors import ApplianceError
+
+OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+
+#: Where install.sh puts the unit, and the user and groups it gives the service.
+UNIT_PATH = Path("/etc/systemd/system/moodbox.service")
+SERVICE_USER = "moodbox"
+SERVICE_GROUPS = ("video", "audio", "gpio")
+STOP_FIRST = "if the service runs, stop it first: sudo systemctl stop moodbox"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check's outcome: ``status`` is OK, FAIL or SKIP (not applicable here)."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """The line ``moodbox doctor`` prints."""
+        text = f"{self.status:<4}  {self.name:<8}  {self.detail}"
+        return f"{text}; fix: {self.fix}" if self.status == FAIL and self.fix else text
+
+
+class Problem(ApplianceError):
+    """A failed check that knows its own fix."""
+
+    def __init__(self, detail: str, fix: str) -> None:
+        super().__init__(detail)
+        self.fix = fix
+
+
+Check = Callable[[Config], Result]
+
+
+def run_checks(config: Config, checks: Sequence[tuple[str, Check, str]]) -> Iterator[Result]:
+    """Runs ``checks`` in order, yielding each result as soon as it is known.
+
+    Args:
+        config: the effective configuration.
+        checks: ``(name, check, usual fix)`` triples, such as ``all_checks()``.
+    """
+    for name, check, fix in checks:
+        try:
+            yield check(config)
+        except Problem as exc:
+            yield Result(name, FAIL, str(exc), exc.fix)
+        except Exception as exc:  # a doctor reports every failure and goes on
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            yield Result(name, FAIL, first, fix)
+
+
+def all_checks() -> list[tuple[str, Check, str]]:
+    """Every check ``moodbox doctor`` runs, in order, with its usual fix."""
+    from appliance import doctor_hw
+
+    reinstall = "reinstall: sudo scripts/install.sh"
+    return [
+        ("python", check_python, "use Raspberry Pi OS (64-bit) Bookworm or Trixie"),
+        ("numpy", check_numpy_opencv, reinstall),
+        ("model", check_model, reinstall),
+        ("camera", doctor_hw.check_camera, doctor_hw.CAMERA_FIX),
+        ("pins", doctor_hw.check_pins, doctor_hw.PINS_FIX),
+        ("audio", doctor_hw.check_audio, doctor_hw.AUDIO_FIX),
+        ("music", check_music, "check library.music_dir and the folder's permissions"),
+        ("database", check_database, "move the file aside; the service rebuilds it at start"),
+        ("service", check_service, reinstall),
+    ]
+
+
+def check_python(config: Config) -> Result:
+    """Python version, word size, OS and CPU."""
+    bits = struct.calcsize("P") * 8
+    version = platform.python_version()
+    detail = f"Python {version} ({bits}-bit) on {_os_name()}, {platform.machine()}"
+    if bits == 32 and sys.version_info >= (3, 12):
+        raise Problem(f"{detail}: no TFLite runtime exists for 32-bit Python 3.12 or newer",
+                      "install Raspberry Pi OS (64-bit)")
+    return Result("python", OK, detail)
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text(encoding="utf-8").splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.partition("=")[2].strip().strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def check_numpy_opencv(config: Config) -> Result:
+    """numpy and OpenCV import, work together, and suit the TFLite runtime."""
+    import cv2
+
+    from appliance.mood import runtime
+
+    grey = cv2.cvtColor(np.zeros((4, 4, 3), np.uint8), cv2.COLOR_BGR2GRAY)
+    if grey.shape != (4, 4):
+        raise Problem(f"OpenCV {cv2.__version__} gave a wrong result", "reinstall")
+    detail = f"numpy {np.__version__}, OpenCV {cv2.__version__}"
+    name = runtime.runtime_name()
+    if name.startswith("tflite-runtime") and int(np.__version__.split(".")[0]) >= 2:
+        raise Problem(
+            f"{detail}: {name} crashes under numpy 2",
+            "pip install 'numpy<2' 'opencv-python-headless<4.12' in the venv, or reinstall",
+        )
+    return Result("numpy", OK, detail)
+
+
+def check_model(config: Config) -> Result:
+    """The TFLite runtime loads both models and the emotion model gives its reference answer."""
+    from appliance.mood import runtime
+    from appliance.mood.classifier import EmotionClassifier, quantize_crop
+    from appliance.mood.faces import FaceDetector
+    from appliance.mood.reference import reference_faces
+
+    classifier = EmotionClassifier(config.mood.model, num_threads=1)
+    detector = FaceDetector(min_score=config.mood.min_face_score, num_threads=1)
+    if detector.detect(np.zeros((480, 640, 3), np.uint8)):
+        raise Problem("the face detector sees a face in a black frame", "reinstall")
+    path = classifier.model_path
+    contract = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    expected = contract.get("reference", {}).get("int8_outputs")
+    head = f"{runtime.runtime_name()}, {path.name} and the face detector load"
+    if expected is None:
+        return Result("model", OK, f"{head} (no reference answer recorded for this model)")
+    interpreter = runtime.load_interpreter(path)
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    rows = []
+    for face in reference_faces():
+        tensor = quantize_crop(face, classifier.contract.input_range, inp)
+        interpreter.set_tensor(inp["index"], tensor)
+        interpreter.invoke()
+        rows.append(interpreter.get_tensor(out["index"])[0].astype(np.int16))
+    got, want = np.array(rows), np.array(expected, dtype=np.int16)
+    diff = int(np.abs(got - want).max()) if got.shape == want.shape else -1
+    if diff < 0 or diff > 1 or (got.argmax(1) != want.argmax(1)).any():
+        raise Problem(
+            f"{head}, but its answers on the reference images differ from the recorded ones "
+            f"(max difference {diff} steps; 1 allowed)",
+            "reinstall; if it persists the runtime is broken on this CPU",
+        )
+    return Result("model", OK, f"{head}; reference answer matched ({len(rows)} images, "
+                  f"max difference {diff} step{'' if diff == 1 else 's'})")
+
+
+def check_music(config: Config) -> Result:
+    """The music folder is readable; N audio files, and the library's count with valence."""
+    from appliance.music.library import Library
+    from appliance.music.walk import find_audio
+
+    folder = config.library.music_dir
+    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+        raise Problem(f"{folder} is missing or not readable",
+                      f"create it and copy music in: sudo install -d -o {SERVICE_USER} {folder}")
+    problems: list[str] = []
+    files = sum(1 for _ in find_audio(folder, problems))
+    if files == 0:
+        raise Problem(f"no audio files in {folder}",
+                      "copy music in (mp3, flac, ogg, opus, m4a or wav)")
+    detail = f"{files} audio file(s) in {folder}"
+    if problems:
+        detail += f" ({len(problems)} folder(s) unreadable: {problems[0]})"
+    if config.library.database.exists():
+        with Library(config.library.database) as library:
+            tracks = library.tracks()
+        with_valence = sum(1 for t in tracks if t.valence is not None)
+        detail += f"; {len(tracks)} playable in the library, {with_valence} with valence"
+    return Result("music", OK, detail)
+
+
+def check_database(config: Config) -> Result:
+    """The library database exists and SQLite's integrity check passes."""
+    path = config.library.database
+    if not path.exists():
+        raise Problem(f"{path} does not exist yet",
+                      "start the service once (sudo systemctl start moodbox): it creates it")
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        verdict = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise Problem(f"{path}: {exc}", "move the file aside; the service rebuilds it") from exc
+    finally:
+        connection.close()
+    if verdict != ["ok"] or "tracks" not in tables:
+        raise Problem(f"{path}: integrity check says {'; '.join(verdict)[:200]}",
+                      "move the file aside; the service rebuilds it at start")
+    return Result("database", OK, f"{path}: integrity check ok")
+
+
+def check_service(
+    config: Config, unit: Path = UNIT_PATH, user: str = SERVICE_USER,
+    groups: Sequence[str] = SERVICE_GROUPS,
+) -> Result:
+    """The unit is installed, its program exists, and its user is in the device groups."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        if not unit.exists():
+            return Result("service", SKIP, f"not installed as a service (no {unit}); "
+                          "sudo scripts/install.sh installs it")
+        raise Problem(f"{unit} is installed but user {user} is missing",
+                      "run sudo scripts/install.sh again") from None
+    member_of = {g.gr_name for g in grp.getgrall() if user in g.gr_mem}
+    member_of.add(grp.getgrgid(entry.pw_gid).gr_name)
+    missing = [g for g in groups if g not in member_of]
+    if missing:
+        raise Problem(f"user {user} is not in group(s) {', '.join(missing)}",
+                      f"sudo usermod -aG {','.join(groups)} {user}")
+    if not unit.exists():
+        raise Problem(f"user {user} exists but {unit} is missing", "sudo scripts/install.sh")
+    program = _exec_start(unit)
+    if program is None or not os.access(program, os.X_OK):
+        raise Problem(f"{unit}: ExecStart program {program} is missing", "sudo scripts/install.sh")
+    return Result("service", OK, f"user {user} in {', '.join(groups)}; {unit} runs {program}")
+
+
+def _exec_start(unit: Path) -> str | None:
+    try:
+        lines = unit.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("ExecStart="):
+            return line.partition("=")[2].split()[0].lstrip("-@:+!")
+    return None

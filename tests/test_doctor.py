@@ -1,0 +1,192 @@
+"""``moodbox doctor`` on simulated hardware: a files: camera with a public-domain face photo,
+gpiozero's MockFactory, VLC's dummy output, a tiny real music folder and SQLite database."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import skimage.data
+from audiofiles import make_track
+
+from appliance import doctor, doctor_hw
+from appliance.cli import main
+from appliance.config import Config, load_config
+from appliance.music.library import Library
+
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.fixture(autouse=True)
+def mock_pins() -> Iterator[None]:
+    yield
+    from gpiozero import Device
+
+    if Device.pin_factory is not None:
+        Device.pin_factory.reset()
+
+
+def write_config(folder: Path, **sections: dict[str, object]) -> Path:
+    """A config file for simulated hardware in ``folder``; ``sections`` override keys."""
+    pics = folder / "pics"
+    pics.mkdir(exist_ok=True)
+    # NASA's photo of Eileen Collins (public domain), shipped inside scikit-image.
+    shutil.copyfile(Path(skimage.data.__file__).parent / "astronaut.png", pics / "face.png")
+    base: dict[str, dict[str, object]] = {
+        "library": {"music_dir": "music", "database": "library.sqlite3"},
+        "camera": {"source": f"files:{pics}", "warmup_s": 0.0},
+        "gpio": {"pin_factory": "mock"},
+        "audio": {"output": "dummy"},
+        "daemon": {"state_file": "state.json"},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in base.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    path = folder / "moodbox.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tiny_library(folder: Path) -> None:
+    make_track(folder / "music" / "calm.wav", "Calm", "Tests", valence=0.7, energy=0.3)
+    make_track(folder / "music" / "sub" / "tone.ogg")
+    make_track(folder / "music" / "untagged.wav", "Untagged", "Tests")
+    with Library(folder / "library.sqlite3") as library:
+        library.scan(folder / "music")
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Config:
+    tiny_library(tmp_path)
+    return load_config(write_config(tmp_path))
+
+
+def by_name(config: Config) -> dict[str, doctor.Result]:
+    return {r.name: r for r in doctor.run_checks(config, doctor.all_checks())}
+
+
+def test_all_ok_on_simulated_hardware(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tiny_library(tmp_path)
+    assert main(["doctor", "--config", str(write_config(tmp_path))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(doctor.all_checks()) + 1
+    for line in lines[:-1]:
+        assert line.startswith(("OK  ", "SKIP")), line
+    assert lines[-1].startswith("all ")
+    text = "\n".join(lines)
+    assert "reference answer matched" in text
+    assert "512x512 frame grabbed" in text and "1 face(s) in view" in text
+    assert "3 audio file(s)" in text and "3 playable in the library, 2 with valence" in text
+    assert "integrity check ok" in text
+
+
+def test_led_is_lit_exactly_while_the_camera_grabs(box: Config) -> None:
+    from gpiozero import Device
+
+    result = doctor_hw.check_camera(box)
+    assert result.status == doctor.OK
+    states = [s.state for s in Device.pin_factory.pin(27).states]
+    assert states[-2:] == [True, False]
+
+
+def test_failures_name_the_problem_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "library.sqlite3").write_bytes(b"not a database, " * 64)
+    config = write_config(
+        tmp_path,
+        camera={"source": f"files:{tmp_path / 'empty'}"},
+        audio={"output": "alsa", "device": "hw:CARD=NoSuchCard"},
+    )
+    assert main(["doctor", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    lines = {line.split()[1]: line for line in out.splitlines()[:-1]}
+    for name in ("camera", "audio", "music", "database"):
+        assert lines[name].startswith("FAIL") and "; fix: " in lines[name], lines[name]
+    assert "NoSuchCard" in lines["audio"] and "aplay -L" in lines["audio"]
+    assert "music is missing" in lines["music"]
+    assert lines["pins"].startswith("OK")
+    assert out.splitlines()[-1].startswith("4 of 9 checks failed: camera, audio, music, database")
+
+
+def test_busy_pin_fails(box: Config) -> None:
+    from gpiozero import Button
+
+    from appliance.hw.led import pin_factory
+
+    with Button(17, pin_factory=pin_factory("mock")):
+        (result,) = doctor.run_checks(box, [("pins", doctor_hw.check_pins, "")])
+    assert result.status == doctor.FAIL
+    assert "GPIO17" in result.detail and "systemctl stop moodbox" in result.fix
+
+
+def test_empty_music_folder_fails(tmp_path: Path) -> None:
+    (tmp_path / "music").mkdir()
+    config = load_config(write_config(tmp_path))
+    (result,) = doctor.run_checks(config, [("music", doctor.check_music, "")])
+    assert result.status == doctor.FAIL and "no audio files" in result.detail
+
+
+def test_model_with_a_wrong_reference_fails(tmp_path: Path, box: Config) -> None:
+    for name in ("emotion.tflite", "emotion.json"):
+        shutil.copyfile(MODEL_DIR / name, tmp_path / name)
+    contract = json.loads((tmp_path / "emotion.json").read_text())
+    contract["reference"]["int8_outputs"][0][0] += 5
+    (tmp_path / "emotion.json").write_text(json.dumps(contract))
+    config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "emotion.tflite")}))
+    result = by_name(config)["model"]
+    assert result.status == doctor.FAIL
+    assert "max difference 5 steps" in result.detail
+
+
+def test_missing_model_fails(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "nope.tflite")}))
+    result = by_name(config)["model"]
+    assert result.status == doctor.FAIL and "nope" in result.detail
+
+
+def test_service_skipped_when_not_installed(tmp_path: Path, box: Config) -> None:
+    result = doctor.check_service(box, unit=tmp_path / "none.service", user="moodbox-no-such")
+    assert result.status == doctor.SKIP
+
+
+def test_service_without_its_user_fails(tmp_path: Path, box: Config) -> None:
+    unit = tmp_path / "moodbox.service"
+    unit.write_text(f"[Service]\nExecStart={sys.executable} run\n")
+    with pytest.raises(doctor.Problem, match="user moodbox-no-such is missing"):
+        doctor.check_service(box, unit=unit, user="moodbox-no-such")
+
+
+def test_service_user_groups(tmp_path: Path, box: Config) -> None:
+    me = pwd.getpwuid(os.getuid())
+    own_group = grp.getgrgid(me.pw_gid).gr_name
+    unit = tmp_path / "moodbox.service"
+    unit.write_text(f"[Unit]\nDescription=x\n[Service]\nExecStart={sys.executable} run\n")
+    ok = doctor.check_service(box, unit=unit, user=me.pw_name, groups=(own_group,))
+    assert ok.status == doctor.OK and sys.executable in ok.detail
+    with pytest.raises(doctor.Problem, match="not in group") as caught:
+        doctor.check_service(box, unit=unit, user=me.pw_name, groups=("moodbox-no-such-group",))
+    assert "usermod -aG" in caught.value.fix
+    unit.write_text("[Service]\nExecStart=/nonexistent/moodbox run\n")
+    with pytest.raises(doctor.Problem, match="missing"):
+        doctor.check_service(box, unit=unit, user=me.pw_name, groups=(own_group,))
+
+
+def test_an_unexpected_error_is_a_fail_line_not_a_crash(box: Config) -> None:
+    def broken(config: Config) -> doctor.Result:
+        raise KeyError("surprise")
+
+    (result,) = doctor.run_checks(box, [("broken", broken, "the usual fix")])
+    assert result == doctor.Result("broken", doctor.FAIL, "'surprise'", "the usual fix")
+    assert result.line() == "FAIL  broken    'surprise'; fix: the usual fix"
