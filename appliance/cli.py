@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "library",
     "check",
     "doctor",
+    "doctor",
 )
 
 
