@@ -14,7 +14,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "library",
     "check",
     "doctor",
-    "doctor",
 )
 
 
