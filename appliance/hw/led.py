@@ -106,10 +106,18 @@ class StatusLed:
 def _acquire(key: tuple[int, str]) -> Any:
     with _shared_lock:
         entry = _shared.get(key)
-        if entry is None or entry[0].closed:  # e.g. the pin factory was reset in a test
+        if entry is None or _is_stale(entry[0]):
             entry = _shared[key] = [_make_led(*key), 0]
         entry[1] += 1
         return entry[0]
+
+
+def _is_stale(led: Any) -> bool:
+    """True when ``led`` was closed, or its pin factory was reset (tests) and forgot its pin."""
+    if led.closed:
+        return True
+    pins = getattr(led.pin_factory, "pins", None)
+    return isinstance(pins, dict) and all(p is not led.pin for p in pins.values())
 
 
 def _release(key: tuple[int, str], led: Any) -> None:
