@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from appliance.config import Config
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, LibraryError
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 
@@ -190,8 +190,13 @@ def check_music(config: Config) -> Result:
     if problems:
         detail += f" ({len(problems)} folder(s) unreadable: {problems[0]})"
     if config.library.database.exists():
-        with Library(config.library.database) as library:
-            tracks = library.tracks()
+        try:
+            with Library(config.library.database) as library:
+                tracks = library.tracks()
+        except LibraryError as exc:
+            # A member of the moodbox group may read but not open the WAL database for writing.
+            return Result("music", OK, f"{detail}; library not counted ({exc}); for the counts "
+                          f"run as the service's user: sudo -u {SERVICE_USER} moodbox doctor")
         with_valence = sum(1 for t in tracks if t.valence is not None)
         detail += f"; {len(tracks)} playable in the library, {with_valence} with valence"
     return Result("music", OK, detail)
@@ -202,8 +207,14 @@ def check_database(config: Config) -> Result:
     path = config.library.database
     if not path.exists():
         raise Problem(f"{path} does not exist yet",
-                      "start the service once (sudo systemctl start moodbox): it creates it")
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                      "start the service (sudo systemctl start moodbox) or run: "
+                      "sudo -u moodbox moodbox library scan")
+    # Read-only, so the check changes nothing. A WAL database with no -wal file (no writer
+    # since the last clean close) cannot be opened read-only by a user who may not create
+    # one; immutable=1 reads it all then. With a -wal file, mode=ro sees the latest commits.
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "immutable=1"
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
     try:
         verdict = [row[0] for row in connection.execute("PRAGMA integrity_check")]
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}

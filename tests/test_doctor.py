@@ -190,3 +190,23 @@ def test_an_unexpected_error_is_a_fail_line_not_a_crash(box: Config) -> None:
     (result,) = doctor.run_checks(box, [("broken", broken, "the usual fix")])
     assert result == doctor.Result("broken", doctor.FAIL, "'surprise'", "the usual fix")
     assert result.line() == "FAIL  broken    'surprise'; fix: the usual fix"
+
+
+def test_database_check_while_the_service_holds_it_open(box: Config) -> None:
+    # A writer keeps the -wal file: the check reads through it without writing anything.
+    with Library(box.library.database) as library:
+        library.set_tags(library.tracks()[0].path, valence=0.9, energy=0.9)
+        wal = box.library.database.with_name(box.library.database.name + "-wal")
+        assert wal.exists()
+        before = wal.stat().st_size
+        (result,) = doctor.run_checks(box, [("database", doctor.check_database, "")])
+        assert wal.stat().st_size == before
+    assert result.status == doctor.OK, result.line()
+
+
+def test_missing_database_fails_with_how_to_make_it(tmp_path: Path) -> None:
+    (tmp_path / "music").mkdir()
+    config = load_config(write_config(tmp_path))
+    (result,) = doctor.run_checks(config, [("database", doctor.check_database, "")])
+    assert result.status == doctor.FAIL and "library scan" in result.fix
+    assert not config.library.database.exists()
