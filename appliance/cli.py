@@ -14,6 +14,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "library",
     "check",
     "doctor",
+    "run",
+    "demo",
+    "status",
 )
 
 

@@ -77,10 +77,12 @@ class LibraryScanned:
     Attributes:
         changed: whether any track was added, updated or removed.
         summary: one line for the log.
+        error: why the scan failed (e.g. the music folder is missing); ``""`` if it did not.
     """
 
     changed: bool
     summary: str
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,8 @@ def describe(record: Mapping[str, Any]) -> str:
         )
     if name == "track_chosen":
         return (
-            f"next: {r.get('path')} (valence {_fmt(r.get('valence'))}, energy "
-            f"{_fmt(r.get('energy'))}; {r.get('strategy')}: {r.get('reason')})"
+            f"next: {Path(str(r.get('path'))).name} (valence {_fmt(r.get('valence'))}, "
+            f"energy {_fmt(r.get('energy'))}) because {r.get('reason')}"
         )
     if name == "skipped":
         return f"skipped {r.get('path')}: {r.get('why')}"

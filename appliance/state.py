@@ -123,3 +123,49 @@ def daemon_alive(pid: object) -> bool:
     except OSError:
         return True  # no /proc to check against: trust the signal
     return b"moodbox" in cmdline or b"appliance" in cmdline
+
+
+def _ago(seconds: float) -> str:
+    """``seconds`` as a short span: "42 s", "3 min", "2 h 5 min"."""
+    seconds = abs(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
+
+
+def describe_track(track: Mapping[str, Any] | None) -> str:
+    """"Title" by Artist, as a person reads it."""
+    if not track:
+        return "nothing"
+    title = track.get("title") or Path(str(track.get("path", "?"))).name
+    artist = track.get("artist")
+    return f"'{title}' by {artist}" if artist else f"'{title}'"
+
+
+def describe_mood(mood: Mapping[str, Any] | None, now: float | None = None) -> str:
+    """The last mood reading and how long ago it was taken."""
+    if not mood:
+        return "no mood check yet"
+    now = time.time() if now is None else now
+    confidence = mood.get("confidence")
+    score = f" ({confidence:.2f})" if isinstance(confidence, int | float) else ""
+    return f"{mood.get('emotion')}{score} {_ago(now - float(mood.get('at', now)))} ago"
+
+
+def describe_state(data: Mapping[str, Any], now: float | None = None) -> str:
+    """One line for ``systemctl status`` (STATUS=) and logs."""
+    now = time.time() if now is None else now
+    state = data.get("state", "?")
+    if state in ("playing", "paused"):
+        parts = [f"{state} {describe_track(data.get('track'))}",
+                 f"last mood: {describe_mood(data.get('last_mood'), now)}",
+                 f"camera {data.get('camera', 'off')}"]
+        due = data.get("next_check_at")
+        if isinstance(due, int | float):
+            parts.append(f"next check in {_ago(max(0.0, due - now))}")
+        return "; ".join(parts)
+    return {"starting": "starting", "waiting_audio": "waiting for the audio device",
+            "waiting_library": "waiting for music to play",
+            "stopping": "stopping"}.get(state, str(state))

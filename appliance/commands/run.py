@@ -1,0 +1,50 @@
+"""``moodbox run``: the appliance daemon, as the systemd service starts it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from appliance.commands import EXIT_CONFIG, add_config_argument, config_from_args
+from appliance.daemon import Daemon, serve
+from appliance.events import EventLog
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run",
+        help="run the appliance: play music, check the mood near each track's end",
+        description="Run the Moodbox daemon in the foreground until SIGTERM or Ctrl-C. "
+        "Normally started by systemd as the moodbox user.",
+    )
+    add_config_argument(parser)
+    parser.add_argument(
+        "--events", type=Path, default=None, metavar="PATH",
+        help="append every decision to PATH as JSON lines (overrides daemon.events)",
+    )
+    parser.add_argument(
+        "--allow-root", action="store_true",
+        help="run even as root (for tests and CI; the service runs as the moodbox user)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the daemon; its exit code, or 2 when refusing root or the config is bad."""
+    if os.geteuid() == 0 and not args.allow_root:
+        print("moodbox run: refusing to run as root; start the service (systemctl start "
+              "moodbox), run as an ordinary user, or pass --allow-root", file=sys.stderr)
+        return EXIT_CONFIG
+    config = config_from_args(args)
+    path = args.events if args.events is not None else config.daemon.events
+    try:
+        events = EventLog(path)
+    except OSError as exc:
+        print(f"moodbox run: cannot open the events file {path}: {exc.strerror}; "
+              "check --events or daemon.events", file=sys.stderr)
+        return EXIT_CONFIG
+    return serve(Daemon(config, events))

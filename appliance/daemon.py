@@ -1,0 +1,288 @@
+"""The appliance daemon: one event queue, one consumer thread, a dict of handlers.
+
+Other threads (gpiozero's, VLC's, the library scanner, signal handlers) only ``post()`` a
+frozen event; the loop in ``run()`` is the only code that touches VLC, the camera and the
+model. Its own deadlines (the lead-window check, rescans, audio retries) are kept in a small
+table and checked every time the loop wakes; the loop also wakes at least every half
+watchdog interval to ping systemd.
+
+Resources start in dependency order (state file, LED, library, button, player, mood check,
+scanner) and are closed in reverse in ``finally``, each through its idempotent ``close()``.
+The music decisions themselves live in ``appliance.session``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from appliance import systemd
+from appliance.button import MoodButton
+from appliance.config import Config
+from appliance.errors import ConfigError, PlaybackError
+from appliance.events import (
+    ButtonHeld,
+    ButtonPressed,
+    EventLog,
+    LibraryScanned,
+    PlayerEvent,
+    Shutdown,
+    Timer,
+)
+from appliance.hw.led import StatusLed
+from appliance.music.library import Library
+from appliance.music.player import DEFAULT_CACHING_MS, VlcPlayer, probe_output
+from appliance.scanner import LibraryScanner
+from appliance.session import Session
+from appliance.state import StateFile
+
+log = logging.getLogger(__name__)
+
+#: Fade on SIGTERM is capped so that the whole stop stays within systemd's patience and 2 s.
+STOP_FADE_MAX_S = 0.8
+#: Waits between tries to open a missing audio device: 1, 2, 4 ... 60 s.
+AUDIO_RETRY_S = (1.0, 60.0)
+#: How often to look for music when there is none and ``library.rescan_s`` is 0.
+EMPTY_RESCAN_S = 60.0
+_IDLE_WAIT_S = 3600.0
+
+
+class Daemon:
+    """The appliance; ``run()`` blocks until ``stop()`` and returns an exit code.
+
+    Args:
+        config: the effective configuration.
+        events: where decisions go; default: an ``EventLog`` on ``daemon.events``.
+        caching_ms: VLC's file caching (tests use less, for short tracks).
+    """
+
+    def __init__(self, config: Config, events: EventLog | None = None,
+                 caching_ms: int = DEFAULT_CACHING_MS) -> None:
+        self.config = config
+        self.queue: queue.Queue[object] = queue.Queue()
+        self.events = events if events is not None else EventLog(config.daemon.events)
+        self.caching_ms = caching_ms
+        self.empty_rescan_s = EMPTY_RESCAN_S
+        self.session: Session | None = None
+        self.button: MoodButton | None = None
+        self._timers: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._audio_wait = AUDIO_RETRY_S[0]
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ButtonPressed: self._on_press,
+            ButtonHeld: self._on_hold,
+            PlayerEvent: self._on_player,
+            LibraryScanned: self._on_scanned,
+            Shutdown: self._on_shutdown,
+            Timer: self._on_timer,
+        }
+        self._timer_handlers: dict[str, Callable[[], None]] = {
+            "audio": self._try_audio,
+            "rescan": self._rescan,
+        }
+
+    def post(self, event: object) -> None:
+        """Queue an event for the loop; safe from any thread."""
+        self.queue.put(event)
+
+    def stop(self, reason: str = "stop requested") -> None:
+        """Ask the loop to fade out, stop and return; safe from any thread."""
+        self._stop.set()
+        self.post(Shutdown(reason))
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called (long steps check it to cut themselves short)."""
+        return self._stop.is_set()
+
+    def at(self, name: str, delay_s: float | None) -> None:
+        """Arm the deadline ``name`` in ``delay_s`` seconds (None disarms it)."""
+        if delay_s is None:
+            self._timers.pop(name, None)
+        else:
+            self._timers[name] = time.monotonic() + max(0.0, delay_s)
+
+    def run(self) -> int:
+        """Start everything, serve events until stopped, close everything.
+
+        Returns:
+            0 after a requested stop, 2 when the configuration cannot be used (e.g. a pin),
+            1 after an unexpected error (logged with its traceback).
+        """
+        code = 0
+        with contextlib.ExitStack() as stack:
+            try:
+                self._start(stack)
+                self._loop()
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("%s", problem)
+                self.events.emit("error", component="config", message="; ".join(exc.problems))
+                code = 2
+            except Exception as exc:
+                log.exception("daemon failed")
+                self.events.emit("error", component="daemon", message=repr(exc))
+                code = 1
+            finally:
+                self._shutdown()
+        return code
+
+    # ---- start and stop -------------------------------------------------------------
+
+    def _start(self, stack: contextlib.ExitStack) -> None:
+        config = self.config
+        stack.callback(self.events.close)
+        state = stack.enter_context(contextlib.closing(StateFile(config.daemon.state_file)))
+        led = stack.enter_context(StatusLed(config.camera.led_pin, config.gpio.pin_factory))
+        led.blink_slow()
+        systemd.status("starting")
+        library = stack.enter_context(Library(config.library.database))
+        self.button = stack.enter_context(
+            MoodButton(config.gpio.button_pin, config.gpio.hold_s, self.post,
+                       config.gpio.pin_factory))
+        player = stack.enter_context(
+            VlcPlayer(self.post, config.audio.output, config.audio.device,
+                      config.audio.volume, self.caching_ms))
+        self.session = session = Session(self, config, state, led, library, player)
+        stack.callback(session.close)  # the mood checker is loaded inside
+        session.load_checker()
+        scanner = LibraryScanner(library, config.library.music_dir, self.post)
+        stack.callback(scanner.close)
+        self._scanner = scanner
+        scanner.request()  # incremental, in the background: known tracks play at once
+        if config.library.rescan_s > 0:
+            self.at("rescan", config.library.rescan_s)
+        self._try_audio()
+
+    def _shutdown(self) -> None:
+        """Fade and stop the music first; the ExitStack then closes the rest in reverse."""
+        systemd.stopping()
+        self.events.emit("stopping")
+        if self.session is not None:
+            self.session.stop_music(min(self.config.audio.fade_s, STOP_FADE_MAX_S))
+
+    # ---- the loop -------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        interval = systemd.watchdog_interval() if self.config.daemon.watchdog else None
+        ping_every = interval / 2 if interval else None
+        while not self._stop.is_set():
+            wait = self._next_wait(ping_every)
+            try:
+                event: object | None = self.queue.get(timeout=wait)
+            except queue.Empty:
+                event = None
+            if ping_every is not None:
+                systemd.watchdog()
+            if event is not None:
+                self._handlers[type(event)](event)
+            self._fire_due_timers()
+
+    def _next_wait(self, ping_every: float | None) -> float:
+        wait = _IDLE_WAIT_S
+        if self._timers:
+            wait = min(wait, min(self._timers.values()) - time.monotonic())
+        if ping_every is not None:
+            wait = min(wait, ping_every)
+        return max(0.0, wait)
+
+    def _fire_due_timers(self) -> None:
+        now = time.monotonic()
+        for name in [n for n, due in self._timers.items() if due <= now]:
+            del self._timers[name]
+            self._on_timer(Timer(name))
+
+    # ---- handlers -------------------------------------------------------------------
+
+    def _on_timer(self, event: Timer) -> None:
+        handler = self._timer_handlers.get(event.name)
+        if handler is None and self.session is not None:
+            handler = self.session.timer_handler(event.name)
+        if handler is not None:
+            handler()
+
+    def _on_press(self, event: ButtonPressed) -> None:
+        self.events.emit("button", action="press")
+        if "audio" in self._timers:
+            self._try_audio()  # waiting for the sound card: a press says "try now"
+        elif self.session is not None:
+            self.session.check_now()
+
+    def _on_hold(self, event: ButtonHeld) -> None:
+        self.events.emit("button", action="hold")
+        if self.session is not None:
+            self.session.toggle_pause()
+
+    def _on_player(self, event: PlayerEvent) -> None:
+        if self.session is not None:
+            self.session.on_player(event)
+
+    def _on_scanned(self, event: LibraryScanned) -> None:
+        if self.session is not None:
+            self.session.on_scanned(event)
+
+    def _on_shutdown(self, event: Shutdown) -> None:
+        log.info("stopping: %s", event.reason)
+
+    def _rescan(self) -> None:
+        self._scanner.request()
+        if self.config.library.rescan_s > 0:
+            self.at("rescan", self.config.library.rescan_s)
+
+    def request_rescan(self, delay_s: float | None = None) -> None:
+        """Scan now (None), or in ``delay_s`` seconds (used while there is no music)."""
+        if delay_s is None:
+            self._rescan()
+        else:
+            self.at("rescan", delay_s)
+
+    def check_audio(self) -> bool:
+        """Whether the audio output opens; if not, the session is told to wait and a retry
+        is armed with backoff (1, 2, 4 ... 60 s)."""
+        assert self.session is not None
+        audio = self.config.audio
+        try:
+            probe_output(audio.output, audio.device)
+        except PlaybackError as exc:
+            wait = self._audio_wait
+            self._audio_wait = min(wait * 2, AUDIO_RETRY_S[1])
+            self.at("audio", wait)
+            self.session.wait_audio(str(exc), wait)
+            return False
+        self.at("audio", None)
+        self._audio_wait = AUDIO_RETRY_S[0]
+        return True
+
+    def _try_audio(self) -> None:
+        if self.check_audio():
+            assert self.session is not None
+            self.session.audio_ready()
+
+
+def serve(daemon: Daemon) -> int:
+    """Run ``daemon`` on its own thread until SIGTERM or SIGINT; returns its exit code.
+
+    The signal handlers run on the main thread and only call ``daemon.stop()``, which posts an
+    event; the main thread otherwise just waits for the loop's thread to finish.
+    """
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(daemon.run()), name="moodbox-loop")
+
+    def on_signal(number: int, frame: object) -> None:
+        daemon.stop(signal.Signals(number).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(1.0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return result[0] if result else 1

@@ -1,0 +1,73 @@
+"""Background library scans, so that a big library never delays the music.
+
+The scanner thread only scans when asked (the daemon's loop keeps the timetable) and reports
+each pass by posting a ``LibraryScanned`` event; the library itself is safe to share between
+threads (SQLite in WAL mode, one lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from appliance.errors import LibraryError
+from appliance.events import LibraryScanned
+from appliance.music.library import Library
+
+log = logging.getLogger(__name__)
+
+
+class LibraryScanner:
+    """A thread that rescans ``music_dir`` into ``library`` each time ``request()`` is called.
+
+    Args:
+        library: the open library.
+        music_dir: the folder to scan.
+        post: called with a ``LibraryScanned`` after each pass; must only enqueue.
+    """
+
+    def __init__(self, library: Library, music_dir: Path, post: Callable[[object], None]):
+        self._library = library
+        self._music_dir = music_dir
+        self._post = post
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="library-scan", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Scan again as soon as the current pass (if any) is done."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            self._post(self._scan_once())
+
+    def _scan_once(self) -> LibraryScanned:
+        try:
+            report = self._library.scan(self._music_dir)
+        except LibraryError as exc:
+            return LibraryScanned(changed=False, summary="", error=str(exc))
+        except Exception as exc:  # a scan must never take the thread (and rescans) down
+            log.exception("library scan failed")
+            return LibraryScanned(changed=False, summary="", error=f"scan failed: {exc!r}")
+        changed = bool(report.added or report.updated or report.removed)
+        summary = (
+            f"{report.found} files: {report.added} added, {report.updated} updated, "
+            f"{report.removed} removed, {len(report.unreadable)} unreadable "
+            f"({report.seconds:.1f} s)"
+        )
+        return LibraryScanned(changed=changed, summary=summary)
+
+    def close(self, timeout: float = 0.5) -> None:
+        """Stop the thread; a scan in progress finishes its current file batch on its own
+        (the thread is a daemon thread, so it never holds up the exit). Idempotent."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
