@@ -195,11 +195,19 @@ def check_music(config: Config) -> Result:
                 tracks = library.tracks()
         except LibraryError as exc:
             # A member of the moodbox group may read but not open the WAL database for writing.
-            return Result("music", OK, f"{detail}; library not counted ({exc}); for the counts "
-                          f"run as the service's user: sudo -u {SERVICE_USER} moodbox doctor")
+            hint = "" if _whoami() == SERVICE_USER else (
+                f"; for the counts run: sudo -u {SERVICE_USER} moodbox doctor")
+            return Result("music", OK, f"{detail}; library not counted ({exc}){hint}")
         with_valence = sum(1 for t in tracks if t.valence is not None)
         detail += f"; {len(tracks)} playable in the library, {with_valence} with valence"
     return Result("music", OK, detail)
+
+
+def _whoami() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def check_database(config: Config) -> Result:

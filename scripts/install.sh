@@ -222,19 +222,21 @@ install_files() {  # $1 = owner of the state folders ("" = leave as created)
   fi
 }
 
-enable_service() {  # $1 = 1 when anything changed in this run
-  if ((NO_SYSTEMCTL)); then
-    [[ -z $ROOT ]] && return 0
-    # Offline: the same symlink systemctl enable makes, without a running systemd.
-    systemctl --root="$ROOT" --quiet is-enabled moodbox.service 2>/dev/null ||
-      { systemctl --root="$ROOT" --quiet enable moodbox.service; changed "enabled moodbox"; }
+enable_service() {
+  local ctl=(systemctl --quiet)
+  [[ -n $ROOT ]] && ctl+=("--root=$ROOT")   # offline: the symlink only, no running systemd
+  ((NO_SYSTEMCTL)) && [[ -z $ROOT ]] && return 0
+  "${ctl[@]}" is-enabled moodbox.service 2>/dev/null ||
+    { "${ctl[@]}" enable moodbox.service; changed "enabled moodbox"; }
+  ((CHANGES)) || return 0   # a second run touches nothing, a stopped service included
+  if ! systemd_running; then
+    [[ -n $ROOT ]] || echo "install: systemd is not running here; moodbox starts at the next boot"
     return 0
   fi
   systemctl daemon-reload
-  systemctl --quiet is-enabled moodbox.service 2>/dev/null ||
-    { systemctl --quiet enable moodbox.service; changed "enabled moodbox"; }
   if systemctl --quiet is-active moodbox.service; then
-    if (($1)); then systemctl restart --no-block moodbox.service; echo "install: restarted"; fi
+    systemctl restart --no-block moodbox.service
+    echo "install: restarted moodbox"
   else
     # --no-block: the service is "activating" until the first track plays (maybe no music yet).
     systemctl start --no-block moodbox.service
@@ -258,17 +260,19 @@ do_install() {
     install_models
   fi
   install_files "$( ((NO_USERS)) || echo "$USER_NAME:$USER_NAME")"
-  enable_service $((CHANGES > 0))
+  enable_service
   if ((CHANGES)); then echo "install: done, $CHANGES change(s)"; else echo "install: nothing changed"; fi
 }
 
 do_uninstall() {
   if systemd_running; then
     systemctl --quiet disable --now moodbox.service 2>/dev/null || true
-  elif [[ -n $ROOT ]]; then
-    systemctl --root="$ROOT" --quiet disable moodbox.service 2>/dev/null || true
+  elif [[ -n $ROOT ]] || ! ((NO_SYSTEMCTL)); then
+    # Offline (a throwaway root, or no systemd running): removes the symlinks only.
+    systemctl ${ROOT:+"--root=$ROOT"} --quiet disable moodbox.service 2>/dev/null || true
   fi
-  rm -f "$ROOT/etc/systemd/system/moodbox.service"
+  rm -f "$ROOT"/etc/systemd/system/*.wants/moodbox.service \
+    "$ROOT/etc/systemd/system/moodbox.service"
   systemd_running && systemctl daemon-reload
   [[ $(readlink "$ROOT/usr/local/bin/moodbox" 2>/dev/null) == /opt/moodbox/* ]] &&
     rm -f "$ROOT/usr/local/bin/moodbox"
