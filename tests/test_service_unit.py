@@ -95,6 +95,7 @@ def test_service_contract() -> None:
     assert values("NotifyAccess") == ["main"]
     assert float(values("WatchdogSec")[0]) >= 10
     assert values("Restart") == ["on-failure"]
+    assert values("RestartPreventExitStatus") == ["2"]  # moodbox run's bad-config exit code
     assert values("StartLimitBurst") and values("StartLimitIntervalSec")
     assert values("User") == ["moodbox"]
     assert values("StateDirectory") == ["moodbox"]
@@ -122,3 +123,11 @@ def test_state_folder_is_writable_under_protect_system_strict() -> None:
         found = re.search(rf'^{key} = "([^"]*)"', defaults, re.MULTILINE)
         assert found and found.group(1).startswith("/var/lib/moodbox/"), key
     assert not values("ReadOnlyPaths") and not values("InaccessiblePaths")
+
+
+def test_exec_start_is_a_moodbox_command() -> None:
+    from appliance.cli import build_parser
+
+    program, *args = values("ExecStart")[0].split()
+    assert program == "/opt/moodbox/venv/bin/moodbox"  # where install.sh puts the venv
+    assert build_parser().parse_args(args).command == "run"
