@@ -196,7 +196,9 @@ install_models() {  # into the folder the installed package looks in for its shi
   folder=$("$venv/bin/python" -I -c \
     'from appliance.mood.classifier import DEFAULT_MODEL; print(DEFAULT_MODEL.parent)') ||
     die "the installed package does not say where its model goes (pip install failed?)"
-  for f in "$CHECKOUT"/models/*.tflite "$CHECKOUT"/models/*.json; do
+  local models=("$CHECKOUT"/models/emotion.tflite "$CHECKOUT"/models/emotion.json)
+  for f in "${models[@]}"; do
+    [[ -f $f ]] || die "$f is missing from the checkout"
     put_file "$f" "$folder/$(basename "$f")" 0644
   done
 }
