@@ -87,20 +87,27 @@ def test_missing_model_or_contract_is_a_model_error(tmp_path: Path) -> None:
         EmotionClassifier(tmp_path / "none.tflite")
 
 
-def test_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
-    path = model_copy(tmp_path, model=DEFAULT_MODEL.read_bytes()[:20_000])
-    with pytest.raises(ModelError, match="not a usable TFLite model"):
+@pytest.mark.parametrize("keep", [0, 7, 20_000, 600_000, -1])
+def test_corrupt_or_truncated_model_is_a_model_error(tmp_path: Path, keep: int) -> None:
+    data = DEFAULT_MODEL.read_bytes()
+    cut = data[:keep] if keep >= 0 else data[:100] + bytes(1000) + data[1100:]
+    path = model_copy(tmp_path, model=cut)
+    with pytest.raises(ModelError, match="SHA-256 differs"):
         EmotionClassifier(path)
-    path.write_bytes(b"")
-    with pytest.raises(ModelError, match=r"emotion\.tflite"):
-        EmotionClassifier(path)
+    # Without a recorded checksum the structure check still stops it before the runtime
+    # (tflite-runtime 2.14 crashed the process on a truncated model).
+    path.with_suffix(".json").write_text(json.dumps(dict(CONTRACT, sha256="")))
+    if keep >= 0:
+        with pytest.raises(ModelError, match=r"emotion\.tflite: not a usable TFLite model"):
+            EmotionClassifier(path)
 
 
 def test_model_of_the_wrong_shape_is_a_model_error(tmp_path: Path) -> None:
-    path = model_copy(tmp_path, model=find_model().read_bytes())  # BlazeFace: 128x128x3
+    unchecked = dict(CONTRACT, sha256="")
+    path = model_copy(tmp_path, unchecked, find_model().read_bytes())  # BlazeFace: 128x128x3
     with pytest.raises(ModelError, match=r"want one int8/uint8/float32 input \(1, 48, 48, 1\)"):
         EmotionClassifier(path)
-    fewer = dict(CONTRACT, labels=CONTRACT["labels"][:6])
+    fewer = dict(CONTRACT, labels=CONTRACT["labels"][:6])  # the shipped file, checksum and all
     with pytest.raises(ModelError, match=r"output \(1, 6\)"):
         EmotionClassifier(model_copy(tmp_path, fewer))
 
@@ -136,3 +143,12 @@ def test_contract_crop_is_the_measured_fer2013_framing() -> None:
     crop = read_contract(DEFAULT_MODEL.with_suffix(".json")).crop
     # scripts/measure_crop.py geometry: box 40.5 of 48 px, centre 4 px below the frame's.
     assert 1.1 < crop.scale < 1.3 and -0.15 < crop.shift_y < -0.05 and crop.align_eyes
+
+
+def test_structure_check_accepts_both_models_and_refuses_their_truncations() -> None:
+    for path in (DEFAULT_MODEL, find_model()):
+        data = path.read_bytes()
+        assert runtime.flatbuffer_problem(data) == ""
+        passing = [n for n in range(0, len(data), 1499) if not runtime.flatbuffer_problem(data[:n])]
+        assert passing == [], path.name
+    assert "TFL3" in runtime.flatbuffer_problem(b"\x00" * 64)

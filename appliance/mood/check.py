@@ -121,12 +121,12 @@ class MoodChecker:
         """
         reader = FaceReader.from_config(config)
         cam = config.camera
+        camera = camera or open_camera(cam.source, warmup_s=cam.warmup_s)
         made_led = led is None
-        if led is None:
+        if led is None:  # last: nothing after it can fail and leave the pin held
             led = StatusLed(cam.led_pin, config.gpio.pin_factory)
         checker = cls(
-            camera or open_camera(cam.source, warmup_s=cam.warmup_s),
-            reader, frames=cam.frames, min_confidence=config.mood.min_confidence,
+            camera, reader, frames=cam.frames, min_confidence=config.mood.min_confidence,
             led=led, debug_dir=cam.debug_dir,
         )
         checker._owns_led = made_led

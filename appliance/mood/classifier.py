@@ -40,6 +40,7 @@ class Contract:
         input_range: real value of pixel 0 and of pixel 255.
         output_kind: ``"probabilities"`` or ``"logits"`` (softmax applied here).
         crop: how faces are cut out of frames.
+        sha256: the model file's SHA-256 as exported, or ``""`` when not recorded.
     """
 
     labels: tuple[str, ...]
@@ -47,6 +48,7 @@ class Contract:
     input_range: tuple[float, float]
     output_kind: str
     crop: CropSpec
+    sha256: str = ""
 
 
 def read_contract(path: Path) -> Contract:
@@ -62,6 +64,7 @@ def read_contract(path: Path) -> Contract:
         size, width, channels = int(shape["height"]), int(shape["width"]), int(shape["channels"])
         lo, hi = (float(v) for v in shape["range"])
         kind = str(data.get("output", {}).get("kind", "probabilities"))
+        sha256 = str(data.get("sha256", ""))
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model contract ({exc.strerror})") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -76,7 +79,7 @@ def read_contract(path: Path) -> Contract:
             f"one of {_OUTPUT_KINDS}; got {shape} and {kind!r}"
         )
     crop = CropSpec.from_contract(data.get("crop"), size, str(path))
-    return Contract(labels, size, (lo, hi), kind, crop)
+    return Contract(labels, size, (lo, hi), kind, crop, sha256)
 
 
 class EmotionClassifier:
@@ -97,7 +100,9 @@ class EmotionClassifier:
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
         self.contract = read_contract(self.model_path.with_suffix(".json"))
         self.flip = flip
-        self._interpreter = runtime.load_interpreter(self.model_path, num_threads)
+        self._interpreter = runtime.load_interpreter(
+            self.model_path, num_threads, self.contract.sha256
+        )
         self._input, self._output = _check_tensors(
             self._interpreter, self.model_path, self.contract
         )

