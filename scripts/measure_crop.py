@@ -131,9 +131,12 @@ def accuracy(args: argparse.Namespace) -> None:
           f"(side 160-320 px, rotated +-20 deg); accuracy on those:")
     for name, p in probs.items():
         both = np.array(p)  # (N, 2, classes): plain, flipped
-        plain = (both[:, 0].argmax(1) == truth).mean()
-        tta = (both.mean(axis=1).argmax(1) == truth).mean()
-        print(f"  {name:12s} no flip {plain:.4f}   flip TTA {tta:.4f}   ({tta - plain:+.4f})")
+        plain, tta = both[:, 0], both.mean(axis=1)
+        acc = [(p.argmax(1) == truth).mean() for p in (plain, tta)]
+        nll = [-np.log(np.clip(p[np.arange(len(truth)), truth], 1e-6, 1)).mean()
+               for p in (plain, tta)]
+        print(f"  {name:12s} accuracy no flip {acc[0]:.4f}, flip TTA {acc[1]:.4f} "
+              f"({acc[1] - acc[0]:+.4f}); log loss {nll[0]:.3f} -> {nll[1]:.3f}")
 
 
 def _both(clf: EmotionClassifier, crop: np.ndarray) -> np.ndarray:

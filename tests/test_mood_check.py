@@ -169,6 +169,22 @@ def test_camera_is_closed_and_led_off_after_an_error_mid_check(
 
 
 @pytest.mark.runtime
+def test_a_failing_on_camera_callback_is_not_blamed_on_the_camera(
+    probed: tuple[MoodChecker, ProbedCamera], photos: dict, mock_pins: object
+) -> None:
+    checker, camera = probed
+    camera.queue_frame(in_frame(photos["astronaut"])[0])
+
+    def broken(on: bool) -> None:
+        if on:
+            raise KeyError("daemon bug")
+
+    with pytest.raises(KeyError, match="daemon bug"):
+        checker.check(on_camera=broken)
+    assert not camera.is_open and led_states(mock_pins) == [False, True, False]
+
+
+@pytest.mark.runtime
 def test_camera_that_will_not_open_skips_the_check(
     probed: tuple[MoodChecker, ProbedCamera], mock_pins: object
 ) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
@@ -32,10 +32,21 @@ if TYPE_CHECKING:
     from appliance.config import Config
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Interpreter threads for both models. One: the box has other work (audio), a frame's
 #: detect + classify takes a few ms, and more threads bought nothing measurable here.
 NUM_THREADS = 1
+
+
+def _camera_call(call: Callable[[], T]) -> T:
+    """``call()``, with a back-end error that its adapter did not translate made one."""
+    try:
+        return call()
+    except ApplianceError:
+        raise
+    except Exception as exc:
+        raise CameraUnavailable(f"camera failed during a check: {exc!r}") from exc
 
 
 class FaceReader:
@@ -160,15 +171,11 @@ class MoodChecker:
         announced = False
         self.led.on()  # lit before the sensor starts and until after it stops
         try:
-            self.camera.open()
+            _camera_call(self.camera.open)
             announced = True
             if on_camera is not None:
                 on_camera(True)
-            return [self.camera.capture() for _ in range(self.frames)]
-        except ApplianceError:
-            raise
-        except Exception as exc:  # a back-end error that its adapter did not translate
-            raise CameraUnavailable(f"camera failed during a check: {exc!r}") from exc
+            return [_camera_call(self.camera.capture) for _ in range(self.frames)]
         finally:
             try:
                 self.camera.close()
