@@ -154,3 +154,13 @@ def test_fake_camera_drives_error_paths() -> None:
     camera.close()
     with pytest.raises(ValueError, match="uint8"):
         camera.queue_frame(np.zeros((4, 4), np.float32))
+
+
+@pytest.mark.hardware
+def test_pi_camera_gives_640x480_bgr_frames_and_stops() -> None:
+    camera = PiCamera(warmup_s=1.0)
+    with camera:
+        frames = [camera.capture() for _ in range(3)]
+    assert all(f.shape == (480, 640, 3) and f.dtype == np.uint8 for f in frames)
+    assert frames[-1].std() > 1  # a real image, not a blank buffer
+    camera.close()
