@@ -27,7 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance.mood.faces import FaceDetector  # noqa: E402
+from appliance.mood import runtime  # noqa: E402
+from appliance.mood.faces import FaceDetector, find_model, weighted_nms  # noqa: E402
 from appliance.mood.runtime import runtime_name  # noqa: E402
 
 W, H = 640, 480
@@ -156,6 +157,46 @@ def evaluate(name: str, detect: Detect, faces: list, others: list, thresholds: t
     print(f"{name:34s} {1000 * float(np.median(times)):.2f} ms per 640x480 frame (median)")
 
 
+class FullRange:
+    """BlazeFace full-range from the same wheel, for comparison only (192x192 input, one
+    anchor per cell of a 48x48 grid)."""
+
+    SIZE, CELLS = 192, 48
+
+    def __init__(self) -> None:
+        self.it = runtime.load_interpreter(find_model().parent / "face_detection_full_range.tflite")
+        self.inp = self.it.get_input_details()[0]["index"]
+        outs = {tuple(o["shape"]): o["index"] for o in self.it.get_output_details()}
+        self.boxes, self.scores = outs[(1, 2304, 16)], outs[(1, 2304, 1)]
+        c = (np.arange(self.CELLS, dtype=np.float32) + 0.5) / self.CELLS
+        ys, xs = np.meshgrid(c, c, indexing="ij")
+        self.anchors = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        self.buf = np.empty((self.SIZE, self.SIZE, 3), np.float32)
+
+    def detect(self, frame: np.ndarray, min_score: float = 0.5) -> list[tuple[Box, float]]:
+        n = self.SIZE
+        h, w = frame.shape[:2]
+        s = n / max(h, w)
+        nw, nh = round(w * s), round(h * s)
+        px, py = (n - nw) // 2, (n - nh) // 2
+        small = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+        self.buf.fill(-1.0)
+        self.buf[py:py + nh, px:px + nw] = cv2.cvtColor(small, cv2.COLOR_BGR2RGB) * (2 / 255) - 1
+        self.it.set_tensor(self.inp, self.buf[None])
+        self.it.invoke()
+        raw = self.it.get_tensor(self.boxes)[0]
+        score = 1 / (1 + np.exp(-np.clip(self.it.get_tensor(self.scores)[0, :, 0], -80, 80)))
+        keep = np.flatnonzero(score >= min_score)
+        reg, anchor = raw[keep] / n, self.anchors[keep]
+        centre, half = reg[:, :2] + anchor, reg[:, 2:4] / 2
+        rows = np.concatenate([centre - half, centre + half, reg[:, 4:8] + np.tile(anchor, 2)], 1)
+        out = []
+        for row, sc in weighted_nms(rows, score[keep]):
+            (x0, y0), (x1, y1) = (row[:4].reshape(2, 2) * n - (px, py)) / s
+            out.append(((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), sc))
+        return out
+
+
 def main() -> None:
     """Runs every detector available in this venv on the same frames."""
     faces = list(face_frames())
@@ -165,6 +206,8 @@ def main() -> None:
     detector = FaceDetector(min_score=min(THRESHOLDS))
     evaluate("BlazeFace short-range", lambda f: [(x.box, x.score) for x in detector.detect(f)],
              faces, others, THRESHOLDS)
+    full = FullRange()
+    evaluate("BlazeFace full-range (comparison)", full.detect, faces, others, (0.5, 0.6, 0.75))
     if not hasattr(cv2, "CascadeClassifier"):
         print("Haar: this OpenCV has no CascadeClassifier (OpenCV 5 removed it)")
         return
