@@ -57,6 +57,8 @@ class Session:
         self.announced = self.paused = self.audio_ok = self.ready_sent = False
         self.failures = self.check_failures = 0
         self.fault = ""
+        self.scans = 0  # library scans taken in so far
+        self._pattern = "slow"  # the daemon blinks the LED slowly while it starts
         self._errors: set[str] = set()
 
     # ---- start-up and shut-down -----------------------------------------------------
@@ -67,10 +69,12 @@ class Session:
 
         try:
             self.checker = MoodChecker.from_config(self.config, led=self.led)
-        except ApplianceError as exc:
+        except Exception as exc:  # whatever breaks the models, the music must still play
+            if not isinstance(exc, ApplianceError):
+                log.exception("cannot load the mood check")
             self.fault = f"mood check unavailable: {exc}"
             self.events.emit("error", component="model", message=str(exc))
-            self.led.blink_fast()
+            self._show("fast")
 
     def close(self) -> None:
         """Release the camera and the models; idempotent."""
@@ -91,7 +95,7 @@ class Session:
         """The output cannot be opened: say so; the daemon retries in ``retry_s``."""
         self.audio_ok = False
         self._error_once("audio", why)
-        self.led.blink_slow()
+        self._show("slow")
         self._set_mode("waiting_audio", f"waiting for audio device: {why}; retry in "
                        f"{retry_s:.0f} s")
 
@@ -106,7 +110,7 @@ class Session:
         self.current = None
         folder = self.config.library.music_dir
         every = self.config.library.rescan_s or self.d.empty_rescan_s
-        self.led.blink_fast()  # no music at all: a person must add some
+        self._show("fast")  # no music at all: a person must add some
         self._set_mode("waiting_library", f"no playable music in {folder}; looking again "
                        f"every {every:.0f} s")
         self.d.request_rescan(every)
@@ -119,6 +123,7 @@ class Session:
             self._errors.discard("library")
             log.info("library: %s", event.summary)
         self.tracks = self.library.tracks()
+        self.scans += 1
         waiting = self.state.data["state"] == "waiting_library"
         if self.audio_ok and (waiting or self.current is None) and self.tracks:
             self._advance(None)
@@ -180,22 +185,23 @@ class Session:
             self._announce(self.current.duration_s)
 
     def _announce(self, length: float) -> None:
+        """The track really plays: record it (state first, so readers of an event find the
+        state file already saying so), tell systemd, and arm the lead-window check."""
         track = self.current
         assert track is not None
         self.announced, self.failures = True, 0
+        self._show("fast" if self.fault else "off")
+        self.state.update(track={"path": track.path, "title": track.title,
+                                 "artist": track.artist, "valence": track.valence,
+                                 "energy": track.energy, "length_s": round(length, 3)})
+        self._schedule_lead(length - self.player.position_s())
+        self._set_mode("playing")
         self.events.emit("track_started", path=track.path, title=track.title,
                          valence=track.valence, energy=track.energy, length_s=length)
         if not self.ready_sent:
             self.ready_sent = True
             systemd.ready()
             self.events.emit("ready", path=track.path)
-        if not self.fault:
-            self.led.off()
-        self.state.update(track={"path": track.path, "title": track.title,
-                                 "artist": track.artist, "valence": track.valence,
-                                 "energy": track.energy, "length_s": round(length, 3)})
-        self._schedule_lead(length - self.player.position_s())
-        self._set_mode("playing")
 
     def _schedule_lead(self, remaining_s: float) -> None:
         delay = max(0.0, remaining_s - self.config.camera.lead_s)
@@ -204,6 +210,8 @@ class Session:
 
     def _skip(self, track: Track, why: str) -> None:
         self.events.emit("skipped", path=track.path, why=why)
+        if self.history and self.history[-1].path == track.path:
+            self.history.pop()  # never heard: it must not steer the direction
         try:
             self.library.mark_unplayable(track.path, why)
             self.tracks = self.library.tracks()
@@ -271,6 +279,7 @@ class Session:
         """One mood check; None when there is no checker or it failed (the music goes on)."""
         if self.checker is None:
             return None
+        self._pattern = "camera"  # the check lights the LED while the camera is open
         try:
             reading = self.checker.check(on_camera=self._on_camera)
         except ApplianceError as exc:
@@ -282,27 +291,25 @@ class Session:
             self._check_failed("mood", repr(exc))
             return None
         self.check_failures = 0
-        if not self.fault:
-            self.led.off()
+        self._show("fast" if self.fault else "off")
         self.reading = reading
-        self.events.emit("mood", emotion=reading.emotion, confidence=reading.confidence,
-                         faces=reading.faces, probabilities=dict(reading.probabilities))
         self.state.update(last_mood={"emotion": reading.emotion,
                                      "confidence": round(reading.confidence, 3),
                                      "faces": reading.faces, "at": round(time.time(), 3)})
         self._set_mode(self.state.data["state"])
+        self.events.emit("mood", emotion=reading.emotion, confidence=reading.confidence,
+                         faces=reading.faces, probabilities=dict(reading.probabilities))
         return reading
 
     def _check_failed(self, component: str, message: str) -> None:
         self.events.emit("error", component=component, message=message)
         self.check_failures += 1
-        if self.check_failures >= CAMERA_FAULTS:
-            self.led.blink_fast()
+        self._show("fast" if self.check_failures >= CAMERA_FAULTS else "off")
 
     def _on_camera(self, on: bool) -> None:
-        self.events.emit("camera_on" if on else "camera_off")
         self.state.update(camera="on" if on else "off")
         self._set_mode(self.state.data["state"])
+        self.events.emit("camera_on" if on else "camera_off")
 
     def _choose(self, reading: MoodReading | None) -> Choice:
         rules = self.config.rules
@@ -318,6 +325,14 @@ class Session:
         """Record the state and tell systemd in words (``status`` overrides the summary)."""
         self.state.update(state=mode)
         systemd.status(status or describe_state(self.state.data))
+
+    def _show(self, pattern: str) -> None:
+        """Set the LED to "off", "slow" or "fast" blinking, unless it already is (starting
+        the same blink again would restart its rhythm)."""
+        if pattern != self._pattern:
+            self._pattern = pattern
+            {"off": self.led.off, "slow": self.led.blink_slow, "fast": self.led.blink_fast}[
+                pattern]()
 
     def _error_once(self, component: str, message: str) -> None:
         """An error event, but not again while the same component keeps failing."""
