@@ -393,3 +393,14 @@ def _receive_all(sock: socket.socket) -> list[str]:
             messages.append(sock.recv(4096).decode())
         except BlockingIOError:
             return messages
+
+
+def test_run_refuses_root_without_allow_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from appliance.cli import main
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert main(["run", "--config", str(tmp_path / "never-read.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refusing to run as root" in err
