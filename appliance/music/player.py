@@ -11,7 +11,7 @@ the daemon's thread does the rest. Measured with libvlc 3.0: a missing file give
 then ``Ended`` although ``play()`` returned 0; a corrupt file gives ``Playing`` then ``Ended``
 within ~10 ms with length 0 (the daemon treats both as skipped). Restarting the player from
 the daemon's thread on ``Ended`` leaves a gap of about 0.1 s between tracks on an output that
-drains like ALSA does (``scripts/bench_daemon.py --gap``).
+drains like ALSA does (measured by ``scripts/bench_daemon.py``).
 """
 
 from __future__ import annotations
