@@ -38,14 +38,17 @@ from appliance.events import (
 from appliance.hw.led import StatusLed
 from appliance.music.library import Library
 from appliance.music.player import DEFAULT_CACHING_MS, VlcPlayer, probe_output
+from appliance.report import Reporter
 from appliance.scanner import LibraryScanner
 from appliance.session import Session
 from appliance.state import StateFile
 
 log = logging.getLogger(__name__)
 
-#: Fade on SIGTERM is capped so that the whole stop stays within systemd's patience and 2 s.
+#: Fade on SIGTERM is capped, and skipped when a long step (a mood check) already used the
+#: time, so that the whole stop stays within 2 s.
 STOP_FADE_MAX_S = 0.8
+STOP_FADE_BY_S = 1.0
 #: Waits between tries to open a missing audio device: 1, 2, 4 ... 60 s.
 AUDIO_RETRY_S = (1.0, 60.0)
 #: How often to look for music when there is none and ``library.rescan_s`` is 0.
@@ -73,6 +76,7 @@ class Daemon:
         self.button: MoodButton | None = None
         self._timers: dict[str, float] = {}
         self._stop = threading.Event()
+        self._stop_asked = time.monotonic()
         self._audio_wait = AUDIO_RETRY_S[0]
         self._handlers: dict[type, Callable[[Any], None]] = {
             ButtonPressed: self._on_press,
@@ -93,6 +97,8 @@ class Daemon:
 
     def stop(self, reason: str = "stop requested") -> None:
         """Ask the loop to fade out, stop and return; safe from any thread."""
+        if not self._stop.is_set():
+            self._stop_asked = time.monotonic()
         self._stop.set()
         self.post(Shutdown(reason))
 
@@ -149,7 +155,8 @@ class Daemon:
         player = stack.enter_context(
             VlcPlayer(self.post, config.audio.output, config.audio.device,
                       config.audio.volume, self.caching_ms))
-        self.session = session = Session(self, config, state, led, library, player)
+        report = Reporter(self.events, state, led)
+        self.session = session = Session(self, config, report, library, player)
         stack.callback(session.close)  # the mood checker is loaded inside
         session.load_checker()
         scanner = LibraryScanner(library, config.library.music_dir, self.post)
@@ -165,7 +172,9 @@ class Daemon:
         systemd.stopping()
         self.events.emit("stopping")
         if self.session is not None:
-            self.session.stop_music(min(self.config.audio.fade_s, STOP_FADE_MAX_S))
+            left = STOP_FADE_BY_S - (time.monotonic() - self._stop_asked)
+            self.session.stop_music(max(0.0, min(self.config.audio.fade_s, STOP_FADE_MAX_S,
+                                                 left)))
 
     # ---- the loop -------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ from appliance.music.library import Library
 
 log = logging.getLogger(__name__)
 
+#: Files between progress reports during a scan (the library commits in batches of 200).
+PARTIAL_EVERY = 200
+
 
 class LibraryScanner:
     """A thread that rescans ``music_dir`` into ``library`` each time ``request()`` is called.
@@ -32,6 +35,7 @@ class LibraryScanner:
         self._library = library
         self._music_dir = music_dir
         self._post = post
+        self._first = False  # the library had no playable track when this scan began
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="library-scan", daemon=True)
@@ -49,9 +53,16 @@ class LibraryScanner:
             self._wake.clear()
             self._post(self._scan_once())
 
+    def _progress(self, done: int, total: int, path: str) -> None:
+        # On a first scan of a big folder, let the music start before the scan ends: the
+        # library commits every few hundred files, and each such step is announced.
+        if self._first and done % PARTIAL_EVERY == 0 and done < total:
+            self._post(LibraryScanned(changed=True, summary=f"{done} of {total} files so far"))
+
     def _scan_once(self) -> LibraryScanned:
         try:
-            report = self._library.scan(self._music_dir)
+            self._first = not self._library.tracks()
+            report = self._library.scan(self._music_dir, self._progress)
         except LibraryError as exc:
             return LibraryScanned(changed=False, summary="", error=str(exc))
         except Exception as exc:  # a scan must never take the thread (and rescans) down

@@ -14,19 +14,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from appliance import systemd
+from appliance.checks import MoodChecks
 from appliance.config import Config
-from appliance.errors import ApplianceError, CameraUnavailable, LibraryError, PlaybackError
+from appliance.errors import LibraryError, PlaybackError
 from appliance.events import LibraryScanned, PlayerEvent
-from appliance.hw.led import StatusLed
 from appliance.mood.reading import MoodReading
 from appliance.music.library import Library, Track
 from appliance.music.player import VlcPlayer
 from appliance.music.rules import Choice, choose_next
-from appliance.state import StateFile, describe_state
+from appliance.report import Reporter
 
 if TYPE_CHECKING:
     from appliance.daemon import Daemon
-    from appliance.mood.check import MoodChecker
 
 log = logging.getLogger(__name__)
 
@@ -35,56 +34,42 @@ log = logging.getLogger(__name__)
 CONFIRM_S = 0.5
 #: Tracks failing in a row before the audio output itself is suspected.
 FAILURES_BEFORE_AUDIO_CHECK = 3
-#: Failed mood checks in a row before the LED asks for a person (camera unplugged?).
-CAMERA_FAULTS = 3
 _HISTORY = 1000
 
 
 class Session:
     """The listening session: current track, history, the queued choice, the last reading."""
 
-    def __init__(self, daemon: Daemon, config: Config, state: StateFile, led: StatusLed,
-                 library: Library, player: VlcPlayer) -> None:
-        self.d, self.config, self.state, self.led = daemon, config, state, led
+    def __init__(self, daemon: Daemon, config: Config, report: Reporter, library: Library,
+                 player: VlcPlayer) -> None:
+        self.d, self.config, self.report = daemon, config, report
         self.library, self.player = library, player
-        self.events = daemon.events
-        self.checker: MoodChecker | None = None
+        self.events, self.state = report.events, report.state
+        self.checks = MoodChecks(config, report)
         self.tracks: list[Track] = library.tracks()
         self.current: Track | None = None
         self.history: list[Track] = []
         self.next: Choice | None = None
         self.reading: MoodReading | None = None
         self.announced = self.paused = self.audio_ok = self.ready_sent = False
-        self.failures = self.check_failures = 0
-        self.fault = ""
+        self.failures = 0  # tracks failed in a row
         self.scans = 0  # library scans taken in so far
-        self._pattern = "slow"  # the daemon blinks the LED slowly while it starts
-        self._errors: set[str] = set()
 
     # ---- start-up and shut-down -----------------------------------------------------
 
     def load_checker(self) -> None:
-        """Load the mood check; without it the music plays on, choosing without a reading."""
-        from appliance.mood.check import MoodChecker  # heavy (OpenCV, TFLite): once, here
-
-        try:
-            self.checker = MoodChecker.from_config(self.config, led=self.led)
-        except Exception as exc:  # whatever breaks the models, the music must still play
-            if not isinstance(exc, ApplianceError):
-                log.exception("cannot load the mood check")
-            self.fault = f"mood check unavailable: {exc}"
-            self.events.emit("error", component="model", message=str(exc))
-            self._show("fast")
+        """Load the mood check (a failure is reported; the music plays without checks)."""
+        self.checks.load()
+        if self.checks.fault:
+            self.report.show("fast")
 
     def close(self) -> None:
         """Release the camera and the models; idempotent."""
-        checker, self.checker = self.checker, None
-        if checker is not None:
-            checker.close()
+        self.checks.close()
 
     def stop_music(self, fade_s: float) -> None:
         """Fade out and stop (shutdown)."""
-        self._set_mode("stopping")
+        self.report.set_mode("stopping")
         if self.player.is_playing():
             self.player.fade_out(fade_s)
         self.player.stop()
@@ -94,37 +79,37 @@ class Session:
     def wait_audio(self, why: str, retry_s: float) -> None:
         """The output cannot be opened: say so; the daemon retries in ``retry_s``."""
         self.audio_ok = False
-        self._error_once("audio", why)
-        self._show("slow")
-        self._set_mode("waiting_audio", f"waiting for audio device: {why}; retry in "
+        self.report.error_once("audio", why)
+        self.report.show("slow")
+        self.report.set_mode("waiting_audio", f"waiting for audio device: {why}; retry in "
                        f"{retry_s:.0f} s")
 
     def audio_ready(self) -> None:
         """The output opens: start (or carry on with) the music."""
         self.audio_ok = True
-        self._errors.discard("audio")
-        if self.current is None or self.state.data["state"] == "waiting_audio":
+        self.report.recovered("audio")
+        if self.current is None or self.report.mode == "waiting_audio":
             self._advance(self.next)
 
     def _wait_library(self) -> None:
         self.current = None
         folder = self.config.library.music_dir
         every = self.config.library.rescan_s or self.d.empty_rescan_s
-        self._show("fast")  # no music at all: a person must add some
-        self._set_mode("waiting_library", f"no playable music in {folder}; looking again "
+        self.report.show("fast")  # no music at all: a person must add some
+        self.report.set_mode("waiting_library", f"no playable music in {folder}; looking again "
                        f"every {every:.0f} s")
         self.d.request_rescan(every)
 
     def on_scanned(self, event: LibraryScanned) -> None:
         """A scan finished: refresh the track list, and start if we were waiting for music."""
         if event.error:
-            self._error_once("library", event.error)
+            self.report.error_once("library", event.error)
         else:
-            self._errors.discard("library")
+            self.report.recovered("library")
             log.info("library: %s", event.summary)
         self.tracks = self.library.tracks()
         self.scans += 1
-        waiting = self.state.data["state"] == "waiting_library"
+        waiting = self.report.mode == "waiting_library"
         if self.audio_ok and (waiting or self.current is None) and self.tracks:
             self._advance(None)
 
@@ -190,12 +175,12 @@ class Session:
         track = self.current
         assert track is not None
         self.announced, self.failures = True, 0
-        self._show("fast" if self.fault else "off")
+        self.report.show(self.checks.led_pattern)
         self.state.update(track={"path": track.path, "title": track.title,
                                  "artist": track.artist, "valence": track.valence,
                                  "energy": track.energy, "length_s": round(length, 3)})
         self._schedule_lead(length - self.player.position_s())
-        self._set_mode("playing")
+        self.report.set_mode("playing")
         self.events.emit("track_started", path=track.path, title=track.title,
                          valence=track.valence, energy=track.energy, length_s=length)
         if not self.ready_sent:
@@ -234,7 +219,7 @@ class Session:
         """``camera.lead_s`` before the end: check, choose, and queue the next track."""
         if self.current is None or self.paused:
             return
-        reading = self._check()
+        reading = self.checks.run()
         if self.d.stopping or self.current is None:
             return
         self.next = self._choose(reading)
@@ -243,12 +228,12 @@ class Session:
 
     def check_now(self) -> None:
         """Button: check, choose, and switch now with a fade."""
-        if self.state.data["state"] == "waiting_library":
+        if self.report.mode == "waiting_library":
             self.d.request_rescan()
             return
         if self.current is None:
             return
-        reading = self._check()
+        reading = self.checks.run()
         if self.d.stopping:
             return
         choice = self._choose(reading) if self.tracks else None
@@ -267,49 +252,13 @@ class Session:
             self.player.resume()
             if self.next is None:
                 self._schedule_lead(self.player.length_s() - self.player.position_s())
-            self._set_mode("playing")
+            self.report.set_mode("playing")
         else:
             self.paused = True
             self.player.pause()
             self.d.at("lead", None)
             self.state.update(next_check_at=None)
-            self._set_mode("paused")
-
-    def _check(self) -> MoodReading | None:
-        """One mood check; None when there is no checker or it failed (the music goes on)."""
-        if self.checker is None:
-            return None
-        self._pattern = "camera"  # the check lights the LED while the camera is open
-        try:
-            reading = self.checker.check(on_camera=self._on_camera)
-        except ApplianceError as exc:
-            component = "camera" if isinstance(exc, CameraUnavailable) else "model"
-            self._check_failed(component, str(exc))
-            return None
-        except Exception as exc:  # an unforeseen bug in a check must not stop the music
-            log.exception("mood check failed")
-            self._check_failed("mood", repr(exc))
-            return None
-        self.check_failures = 0
-        self._show("fast" if self.fault else "off")
-        self.reading = reading
-        self.state.update(last_mood={"emotion": reading.emotion,
-                                     "confidence": round(reading.confidence, 3),
-                                     "faces": reading.faces, "at": round(time.time(), 3)})
-        self._set_mode(self.state.data["state"])
-        self.events.emit("mood", emotion=reading.emotion, confidence=reading.confidence,
-                         faces=reading.faces, probabilities=dict(reading.probabilities))
-        return reading
-
-    def _check_failed(self, component: str, message: str) -> None:
-        self.events.emit("error", component=component, message=message)
-        self.check_failures += 1
-        self._show("fast" if self.check_failures >= CAMERA_FAULTS else "off")
-
-    def _on_camera(self, on: bool) -> None:
-        self.state.update(camera="on" if on else "off")
-        self._set_mode(self.state.data["state"])
-        self.events.emit("camera_on" if on else "camera_off")
+            self.report.set_mode("paused")
 
     def _choose(self, reading: MoodReading | None) -> Choice:
         rules = self.config.rules
@@ -318,24 +267,3 @@ class Session:
         self.events.emit("track_chosen", path=track.path, valence=track.valence,
                          energy=track.energy, strategy=rules.strategy, reason=choice.reason)
         return choice
-
-    # ---- reporting ------------------------------------------------------------------
-
-    def _set_mode(self, mode: str, status: str = "") -> None:
-        """Record the state and tell systemd in words (``status`` overrides the summary)."""
-        self.state.update(state=mode)
-        systemd.status(status or describe_state(self.state.data))
-
-    def _show(self, pattern: str) -> None:
-        """Set the LED to "off", "slow" or "fast" blinking, unless it already is (starting
-        the same blink again would restart its rhythm)."""
-        if pattern != self._pattern:
-            self._pattern = pattern
-            {"off": self.led.off, "slow": self.led.blink_slow, "fast": self.led.blink_fast}[
-                pattern]()
-
-    def _error_once(self, component: str, message: str) -> None:
-        """An error event, but not again while the same component keeps failing."""
-        if component not in self._errors:
-            self._errors.add(component)
-            self.events.emit("error", component=component, message=message)

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from appliance.config import Config, parse_config
@@ -404,3 +405,42 @@ def test_run_refuses_root_without_allow_root(
     assert main(["run", "--config", str(tmp_path / "never-read.toml")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "refusing to run as root" in err
+
+
+def test_scanner_reports_progress_then_the_end(tmp_path: Path) -> None:
+    from appliance.demo import write_wav
+    from appliance.events import LibraryScanned
+    from appliance.scanner import PARTIAL_EVERY, LibraryScanner
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for i in range(PARTIAL_EVERY + 10):
+        write_wav(music / f"{i:03d}.wav", np.zeros(80, dtype=np.float32), rate=8000)
+    posted: queue.Queue[object] = queue.Queue()
+    with Library(tmp_path / "db.sqlite3") as library:
+        scanner = LibraryScanner(library, music, posted.put)
+        try:
+            scanner.request()
+            partial, final = posted.get(timeout=WAIT_S), posted.get(timeout=WAIT_S)
+            scanner.request()
+            again = posted.get(timeout=WAIT_S)
+        finally:
+            scanner.close()
+        assert isinstance(partial, LibraryScanned) and partial.changed
+        assert f"{PARTIAL_EVERY} of {PARTIAL_EVERY + 10}" in partial.summary
+        assert isinstance(final, LibraryScanned) and final.changed and not final.error
+        assert isinstance(again, LibraryScanned) and not again.changed  # nothing new
+        assert len(library.tracks()) == PARTIAL_EVERY + 10
+
+
+def test_scanner_reports_a_missing_folder(tmp_path: Path) -> None:
+    from appliance.scanner import LibraryScanner
+
+    posted: queue.Queue[object] = queue.Queue()
+    with Library(tmp_path / "db.sqlite3") as library:
+        scanner = LibraryScanner(library, tmp_path / "nowhere", posted.put)
+        scanner.request()
+        result = posted.get(timeout=WAIT_S)
+        scanner.close()
+        scanner.close()  # idempotent
+    assert "nowhere" in result.error  # type: ignore[attr-defined]
