@@ -25,7 +25,7 @@ from typing import Any
 from appliance import systemd
 from appliance.button import MoodButton
 from appliance.config import Config
-from appliance.errors import ConfigError, PlaybackError
+from appliance.errors import ApplianceError, ConfigError, PlaybackError
 from appliance.events import (
     ButtonHeld,
     ButtonPressed,
@@ -131,6 +131,10 @@ class Daemon:
                     log.error("%s", problem)
                 self.events.emit("error", component="config", message="; ".join(exc.problems))
                 code = 2
+            except ApplianceError as exc:  # e.g. libvlc missing: one clear line, no traceback
+                log.error("%s", exc)
+                self.events.emit("error", component="daemon", message=str(exc))
+                code = 1
             except Exception as exc:
                 log.exception("daemon failed")
                 self.events.emit("error", component="daemon", message=repr(exc))

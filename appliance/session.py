@@ -112,6 +112,8 @@ class Session:
         waiting = self.report.mode == "waiting_library"
         if self.audio_ok and (waiting or self.current is None) and self.tracks:
             self._advance(None)
+        elif waiting and not self.tracks:
+            self._wait_library()  # still nothing: look again later
 
     # ---- playing --------------------------------------------------------------------
 
@@ -220,8 +222,8 @@ class Session:
         if self.current is None or self.paused:
             return
         reading = self.checks.run()
-        if self.d.stopping or self.current is None:
-            return
+        if self.d.stopping or self.current is None or not self.tracks:
+            return  # no tracks left (all gone meanwhile): the end of this one will wait
         self.next = self._choose(reading)
         self.player.prepare(self.next.track.path)
         self.state.update(next_check_at=None)

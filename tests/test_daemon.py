@@ -280,6 +280,20 @@ def test_empty_library_waits_then_plays_what_appears(
     assert not mock_pins.pin(LED_PIN).state  # off while playing
 
 
+def test_empty_library_is_looked_at_again_until_music_comes(
+    tmp_path: Path, photo_paths: dict[str, Path], running: list[Running],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("appliance.daemon.EMPTY_RESCAN_S", 0.2)  # library.rescan_s is 0
+    (tmp_path / "music").mkdir()
+    config = make_config(tmp_path, photo_paths["astronaut"])
+    run = start(running, config)
+    _wait_until(lambda: run.daemon.session is not None and run.daemon.session.scans >= 3)
+    assert read_state(config.daemon.state_file)["state"] == "waiting_library"
+    write_piece(tmp_path / "music", START)
+    run.wait_for("track_started", title="Start")  # found by a rescan, no button needed
+
+
 def test_missing_audio_device_waits_with_backoff(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running], mock_pins: Any
 ) -> None:
