@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +73,7 @@ class Daemon:
         self.empty_rescan_s = EMPTY_RESCAN_S
         self.session: Session | None = None
         self.button: MoodButton | None = None
+        self._scanner: LibraryScanner | None = None
         self._timers: dict[str, float] = {}
         self._stop = threading.Event()
         self._stop_asked = time.monotonic()
@@ -194,8 +194,18 @@ class Daemon:
             if ping_every is not None:
                 systemd.watchdog()
             if event is not None:
-                self._handlers[type(event)](event)
+                self._guarded(self._handlers[type(event)], event)
             self._fire_due_timers()
+
+    def _guarded(self, handler: Callable[[Any], None], event: object) -> None:
+        """Run one handler; an appliance error (a database locked too long, a file gone) is
+        reported and the loop goes on. Anything else is a bug: it ends ``run()`` with exit
+        code 1, and systemd restarts the service."""
+        try:
+            handler(event)
+        except ApplianceError as exc:
+            log.error("while handling %s: %s", type(event).__name__, exc)
+            self.events.emit("error", component="daemon", message=str(exc))
 
     def _next_wait(self, ping_every: float | None) -> float:
         wait = _IDLE_WAIT_S
@@ -209,7 +219,7 @@ class Daemon:
         now = time.monotonic()
         for name in [n for n, due in self._timers.items() if due <= now]:
             del self._timers[name]
-            self._on_timer(Timer(name))
+            self._guarded(self._on_timer, Timer(name))
 
     # ---- handlers -------------------------------------------------------------------
 
@@ -244,7 +254,8 @@ class Daemon:
         log.info("stopping: %s", event.reason)
 
     def _rescan(self) -> None:
-        self._scanner.request()
+        if self._scanner is not None:
+            self._scanner.request()
         if self.config.library.rescan_s > 0:
             self.at("rescan", self.config.library.rescan_s)
 
@@ -276,26 +287,3 @@ class Daemon:
         if self.check_audio():
             assert self.session is not None
             self.session.audio_ready()
-
-
-def serve(daemon: Daemon) -> int:
-    """Run ``daemon`` on its own thread until SIGTERM or SIGINT; returns its exit code.
-
-    The signal handlers run on the main thread and only call ``daemon.stop()``, which posts an
-    event; the main thread otherwise just waits for the loop's thread to finish.
-    """
-    result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(daemon.run()), name="moodbox-loop")
-
-    def on_signal(number: int, frame: object) -> None:
-        daemon.stop(signal.Signals(number).name)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        thread.start()
-        while thread.is_alive():
-            thread.join(1.0)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return result[0] if result else 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from appliance.commands import EXIT_CONFIG, add_config_argument, config_from_args
-from appliance.daemon import Daemon, serve
+from appliance.daemon import Daemon
 from appliance.events import EventLog
 
 
@@ -48,3 +50,26 @@ def run(args: argparse.Namespace) -> int:
               "check --events or daemon.events", file=sys.stderr)
         return EXIT_CONFIG
     return serve(Daemon(config, events))
+
+
+def serve(daemon: Daemon) -> int:
+    """Run ``daemon`` on its own thread until SIGTERM or SIGINT; returns its exit code.
+
+    The signal handlers run on the main thread and only call ``daemon.stop()``, which posts an
+    event; the main thread otherwise just waits for the loop's thread to finish.
+    """
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(daemon.run()), name="moodbox-loop")
+
+    def on_signal(number: int, frame: object) -> None:
+        daemon.stop(signal.Signals(number).name)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        thread.start()
+        while thread.is_alive():
+            thread.join(1.0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return result[0] if result else 1
