@@ -44,7 +44,7 @@ case "${1:-}" in
   --bookworm)
     make_venv .venv-bookworm -e ".[tflite,dev]" "numpy<2" "opencv-python-headless==4.11.0.86" ;;
   --train)
-    make_venv .venv-train -e ".[train]" ;;
+    make_venv .venv-train -e ".[train,dev]" ;;
   "")
     make_venv .venv -e ".[litert,dev]" ;;
   *) echo "usage: scripts/setup.sh [--bookworm|--train]" >&2; exit 2 ;;
