@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "emotion.tflite"
 CONTRACT = json.loads((ROOT / "models" / "emotion.json").read_text())
 # The int8 model must stay at least this accurate on PublicTest (measured value in the card).
-PUBLICTEST_FLOOR = 0.50
+PUBLICTEST_FLOOR = 0.67
 
 
 def test_contract_describes_the_shipped_file() -> None:
@@ -65,7 +65,12 @@ def test_runtime_reproduces_the_exported_outputs_within_one_step() -> None:
     expected = np.array(CONTRACT["reference"]["int8_outputs"], dtype=np.int16)
     got = run_int8(reference_faces()).astype(np.int16)
     assert np.abs(got - expected).max() <= 1, f"{runtime.runtime_name()} differs"
-    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    # One step per output can only swap two classes whose recorded margin is two steps or
+    # less, so the class must match wherever the margin is wider.
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 2
+    assert clear.sum() >= 4
+    assert (got.argmax(axis=1) == expected.argmax(axis=1))[clear].all()
 
 
 def test_garbage_model_file_is_a_model_error(tmp_path: Path) -> None:
