@@ -9,12 +9,12 @@ from __future__ import annotations
 import queue
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from appliance.config import Config
+from appliance.demo import write_wav
 from appliance.doctor import OK, STOP_FIRST, Problem, Result
 from appliance.errors import ApplianceError
 from appliance.hw.led import StatusLed
@@ -145,10 +145,5 @@ def _wait_for_end(events: queue.Queue[object], token: int) -> list[str]:
 def _write_tone(path: Path) -> Path:
     t = np.arange(int(TONE_RATE * TONE_S)) / TONE_RATE
     fade = np.minimum(1.0, np.minimum(t, TONE_S - t) / 0.05)  # no clicks at either end
-    samples = (np.sin(2 * np.pi * TONE_HZ * t) * fade * 4000).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(TONE_RATE)
-        out.writeframes(samples.tobytes())
+    write_wav(path, np.sin(2 * np.pi * TONE_HZ * t) * fade * 0.12, rate=TONE_RATE)
     return path

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
 
+from appliance.demo import write_wav
 from appliance.music.tags import write_tags
 
 ASSETS = Path(__file__).parent / "assets"
@@ -25,12 +25,7 @@ def make_wav(path: Path, seconds: float = 0.2, rate: int = 8000) -> Path:
     """Write a mono 16-bit 440 Hz tone to ``path`` (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(rate * seconds)) / rate
-    samples = (np.sin(2 * np.pi * 440 * t) * 3000).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
+    write_wav(path, np.sin(2 * np.pi * 440 * t) * 0.09, rate=rate)
     return path
 
 
