@@ -54,6 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-split", type=float, default=0.0,
                    help="validate on this fraction of Training instead of PublicTest")
     p.add_argument("--limit", type=int, default=0, help="use only N training faces (smoke runs)")
+    p.add_argument("--init", type=Path, help="start from this trained .keras (fine-tuning)")
     p.add_argument("--seed", type=int, default=1)
     return p.parse_args(argv)
 
@@ -208,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                           args.batch, args.seed, train=True)
     val_batches = FaceBatches(val.images, np.eye(7, dtype=np.float32)[val.labels], None,
                               256, args.seed, train=False)
-    model = build_model([int(w) for w in args.widths.split(",")], args.dense, args.dropout)
+    model = (keras.models.load_model(args.init) if args.init else
+             build_model([int(w) for w in args.widths.split(",")], args.dense, args.dropout))
     model.compile(optimizer=keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     started = time.time()

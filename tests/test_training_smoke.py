@@ -57,6 +57,14 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
         "--widths", "8,16,16,16", "--dense", "16", "--batch", "32")
     assert (out / "history.csv").read_text().count("\n") == 4
 
+    # Fine-tuning starts from the trained network, not from scratch.
+    tuned = tmp_path / "tuned"
+    run("train.py", "--data", str(data), "--out", str(tuned), "--epochs", "1",
+        "--init", str(out / "best.keras"), "--batch", "32")
+    settings = json.loads((tuned / "runs.jsonl").read_text())["settings"]
+    assert settings["init"].endswith("best.keras")
+    assert json.loads((tuned / "runs.jsonl").read_text())["params"] == runs[0]["params"]
+
     models = tmp_path / "models"
     printed = run("export_tflite.py", "--keras", str(out / "best.keras"), "--data", str(data),
                   "--out", str(models), "--calibration", "32")
