@@ -37,9 +37,12 @@ def _one_of(*choices: str) -> Check:
 
 def _check_source(value: str) -> str | None:
     kind, _, arg = value.partition(":")
-    if value == "picamera2" or (kind == "opencv" and arg.isdigit()) or (kind == "files" and arg):
+    # opencv: takes a webcam index or a video file (for replays), which must exist.
+    opencv_ok = kind == "opencv" and (arg.isdigit() or Path(arg).expanduser().is_file())
+    if value == "picamera2" or opencv_ok or (kind == "files" and arg):
         return None
-    return 'must be "picamera2", "opencv:N" (a webcam index) or "files:DIR" (a folder of images)'
+    return ('must be "picamera2", "opencv:N" (a webcam index), "opencv:FILE" (an existing '
+            'video file) or "files:DIR" (a folder of images)')
 
 
 def _check_pin(value: int) -> str | None:

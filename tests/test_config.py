@@ -162,7 +162,8 @@ def test_each_bad_value_names_key_value_and_fix(tmp_path: Path, text: str, expec
     assert expected in problem
 
 
-@pytest.mark.parametrize("source", ["picamera2", "opencv:0", "opencv:12", "files:some/dir"])
+@pytest.mark.parametrize("source", ["picamera2", "opencv:0", "opencv:12", "files:some/dir",
+                                    "opencv:" + __file__])
 def test_camera_sources_accepted(source: str) -> None:
     assert parse_config({"camera": {"source": source}}).camera.source == source
 
