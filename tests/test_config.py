@@ -42,9 +42,7 @@ def test_defaults_match_the_pinned_values() -> None:
     assert (camera.source, camera.lead_s, camera.frames) == ("picamera2", 20.0, 5)
     assert (camera.led_pin, camera.warmup_s, camera.debug_dir) == (27, 1.0, None)
     assert config.mood.model is None
-    assert (config.mood.min_face_score, config.mood.min_confidence, config.mood.flip) == (
-        0.75, 0.40, True,
-    )
+    assert (config.mood.min_face_score, config.mood.min_confidence) == (0.75, 0.40)
     assert (config.audio.output, config.audio.device, config.audio.volume) == ("alsa", "", 80)
     assert config.audio.fade_s == 1.5
     assert (config.gpio.pin_factory, config.gpio.button_pin, config.gpio.hold_s) == ("", 17, 2.0)
@@ -149,7 +147,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         ("camera = 3", "[camera] must be a table, not 3"),
         ("[rules]\ntargets = 1", "rules.targets must be a table of emotions, not 1"),
         ("[rules.targets]\nsad = 0.5", "rules.targets.sad = 0.5: must be { valence"),
-        ("[mood]\nflip = 1", "mood.flip = 1: expected true or false"),
+        ("[daemon]\nwatchdog = 1", "daemon.watchdog = 1: expected true or false"),
         ("[audio]\ndevice = 3", "audio.device = 3: expected a string"),
         ("[daemon]\nstate_file = 3", "daemon.state_file = 3: expected a path string"),
         ("[camera]\nsource = \"opencv:x\"", 'camera.source = "opencv:x": must be'),

@@ -55,14 +55,16 @@ def test_probabilities_are_in_label_order_and_sum_to_one(classifier: EmotionClas
     assert p.sum() == pytest.approx(1.0, abs=0.05) and (p >= 0).all()
 
 
-def test_flip_averaging_gives_the_same_answer_for_a_mirrored_face(
+def test_the_network_reads_a_face_and_its_mirror_image_alike(
     classifier: EmotionClassifier, photos: dict, detector: FaceDetector
 ) -> None:
+    # The export averages each face with its mirror inside the network; only int8 rounding
+    # of the two branches may tell a face from its mirror.
     (face,) = detector.detect(photos["grace_hopper"])
     crop = crop_face(photos["grace_hopper"], face, classifier.contract.crop)
-    assert np.allclose(classifier.classify(crop), classifier.classify(cv2.flip(crop, 1)))
-    single = EmotionClassifier(flip=False)
-    assert not np.allclose(single.classify(crop), single.classify(cv2.flip(crop, 1)))
+    assert not np.array_equal(crop, cv2.flip(crop, 1))
+    assert np.allclose(classifier.classify(crop), classifier.classify(cv2.flip(crop, 1)),
+                       atol=0.02)
 
 
 def test_smiling_astronaut_reads_happy(classifier: EmotionClassifier, photos: dict,

@@ -65,9 +65,7 @@ class FaceReader:
     def from_config(cls, config: Config) -> FaceReader:
         """Both models as ``config.mood`` says; raises ``ModelError``."""
         detector = FaceDetector(min_score=config.mood.min_face_score, num_threads=NUM_THREADS)
-        classifier = EmotionClassifier(
-            config.mood.model, num_threads=NUM_THREADS, flip=config.mood.flip
-        )
+        classifier = EmotionClassifier(config.mood.model, num_threads=NUM_THREADS)
         return cls(detector, classifier)
 
     def read(self, frame: np.ndarray, index: int = 0) -> list[FaceReading]:

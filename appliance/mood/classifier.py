@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from appliance.errors import ModelError
@@ -88,18 +87,17 @@ class EmotionClassifier:
     Args:
         model_path: the ``.tflite`` file; its contract is the ``.json`` beside it.
         num_threads: interpreter threads.
-        flip: also classify the mirrored crop and average the two (test-time augmentation).
+
+    The shipped network already averages each face with its mirror image (see
+    ``scripts/export_tflite.py``), so one invoke per face is the whole classification.
 
     Raises:
         ModelError: the model or contract is missing, corrupt, or the tensors do not match.
     """
 
-    def __init__(
-        self, model_path: Path | None = None, num_threads: int = 1, flip: bool = True
-    ) -> None:
+    def __init__(self, model_path: Path | None = None, num_threads: int = 1) -> None:
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
         self.contract = read_contract(self.model_path.with_suffix(".json"))
-        self.flip = flip
         self._interpreter = runtime.load_interpreter(
             self.model_path, num_threads, self.contract.sha256
         )
@@ -121,12 +119,6 @@ class EmotionClassifier:
         size = self.contract.size
         if crop.shape != (size, size):
             raise ValueError(f"crop must be grey {size}x{size}, got shape {crop.shape}")
-        probs = self._run(crop)
-        if self.flip:
-            probs = (probs + self._run(cv2.flip(crop, 1))) / 2
-        return probs
-
-    def _run(self, crop: np.ndarray) -> np.ndarray:
         tensor = quantize_crop(crop, self.contract.input_range, self._input)
         self._interpreter.set_tensor(self._input["index"], tensor)
         self._interpreter.invoke()
