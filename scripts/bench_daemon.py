@@ -187,21 +187,19 @@ def bench_gap(folder: Path) -> None:
     """Gap between tracks restarted from a consumer thread on EndReached (as the daemon)."""
     import vlc  # only here: this part measures libvlc itself
 
-    rate, paths = 22050, []
-    for i in range(4):
-        path = folder / f"gap{i}.wav"
+    rate, paths = 22050, [folder / f"gap{i}.wav" for i in range(4)]
+    for i, path in enumerate(paths):
         write_wav(path, synthesize(0.7, 0.6, 2.0, rate=rate, seed=i), rate=rate)
-        paths.append(str(path))
     inst = vlc.Instance("--no-video --intf=dummy --quiet --aout=amem --file-caching=300")
     player = inst.media_player_new()
     played: list[tuple[int, int]] = []  # (pts in us, samples)
 
     @vlc.CallbackDecorators.AudioPlayCb
-    def play(data, samples, count, pts):  # type: ignore[no-untyped-def]
+    def play(data, samples, count, pts):
         played.append((pts, count))
 
     @vlc.CallbackDecorators.AudioDrainCb
-    def drain(data):  # type: ignore[no-untyped-def]
+    def drain(data):
         # Like ALSA's drain: return once the last sample has been heard.
         if played:
             end = played[-1][0] + played[-1][1] * 1e6 / rate
@@ -216,7 +214,7 @@ def bench_gap(folder: Path) -> None:
     starts = []
     for path in paths:
         starts.append(len(played))
-        player.set_media(inst.media_new_path(path))
+        player.set_media(inst.media_new_path(str(path)))
         player.play()
         ended.get(timeout=30)
     player.stop()

@@ -58,7 +58,9 @@ def encode(path: Path, codec: str, rate: int, bit_rate: int, tags: dict[str, str
 
 def tag_m4a(path: Path, tags: dict[str, str]) -> None:
     audio = MP4(path)
-    assert audio.tags is not None or audio.add_tags() is None
+    if audio.tags is None:
+        audio.add_tags()
+    assert audio.tags is not None
     audio.tags["\xa9nam"] = [tags["title"]]
     audio.tags["\xa9ART"] = [tags["artist"]]
     for key in ("VALENCE", "ENERGY"):

@@ -50,7 +50,7 @@ def place(face: np.ndarray, side: int, angle: float, centre: tuple[int, int]) ->
     """A grey 640x480 BGR frame with the 48x48 face scaled to ``side`` px and rotated."""
     big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
     matrix = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
-    matrix[:, 2] += (centre[0] - side / 2, centre[1] - side / 2)
+    matrix[:, 2] = matrix[:, 2] + (centre[0] - side / 2, centre[1] - side / 2)
     frame = cv2.warpAffine(big, matrix, (FRAME_W, FRAME_H), borderValue=128)
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
 

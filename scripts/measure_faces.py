@@ -55,8 +55,10 @@ def portraits() -> list[tuple[np.ndarray, Box]]:
     """The three public-domain portraits with their face boxes (x, y, w, h)."""
     import matplotlib.cbook
 
-    grace = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg",
-                                                            asfileobj=False)))
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    grace = cv2.imread(str(path))
+    if grace is None:
+        raise SystemExit(f"cannot read {path}")
     return [(skimage_photo("astronaut"), (178, 81, 94, 94)),
             (skimage_photo("camera"), (176, 121, 88, 88)),
             (grace, (166, 144, 201, 200))]
@@ -71,7 +73,7 @@ def place(image: np.ndarray, scale: float, angle: float, mirror: bool,
         if box is not None:
             box = (image.shape[1] - box[0] - box[2], box[1], box[2], box[3])
     matrix = cv2.getRotationMatrix2D(centre, angle, scale)
-    matrix[:, 2] += (W / 2 - centre[0], H / 2 - centre[1])
+    matrix[:, 2] = matrix[:, 2] + (W / 2 - centre[0], H / 2 - centre[1])
     frame = cv2.warpAffine(image, matrix, (W, H), borderValue=(114, 114, 114))
     if box is None:
         return frame, None
@@ -212,7 +214,9 @@ def main() -> None:
         print("Haar: this OpenCV has no CascadeClassifier (OpenCV 5 removed it)")
         return
     cv2.setNumThreads(1)
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    # OpenCV 4.x only (checked above); OpenCV 5's stubs, which mypy reads, lack cv2.data.
+    folder = cv2.data.haarcascades  # type: ignore[attr-defined]
+    cascade = cv2.CascadeClassifier(folder + "haarcascade_frontalface_default.xml")
     for sf, mn, ms in ((1.1, 5, 50), (1.2, 5, 80)):
         def haar(f: np.ndarray, sf: float = sf, mn: int = mn, ms: int = ms) -> list:
             grey = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)

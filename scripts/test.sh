@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 .venv/bin/ruff check .
-.venv/bin/mypy appliance
+.venv/bin/mypy appliance scripts
 .venv/bin/python -m pytest -q "$@"
 
 bash scripts/setup.sh --bookworm

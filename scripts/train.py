@@ -22,6 +22,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import keras
@@ -111,7 +112,7 @@ def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         angle = rng.uniform(-10, 10)
         scale = rng.uniform(0.9, 1.1)
         matrix = cv2.getRotationMatrix2D((24, 24), angle, scale)
-        matrix[:, 2] += rng.uniform(-4.8, 4.8, size=2)
+        matrix[:, 2] = matrix[:, 2] + rng.uniform(-4.8, 4.8, size=2)
         warped = cv2.warpAffine(img, matrix, (48, 48), borderMode=cv2.BORDER_REFLECT_101)
         if rng.random() < 0.5:
             warped = warped[:, ::-1]
@@ -192,7 +193,7 @@ def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
     ]
 
 
-def evaluate(model: keras.Model, val: ferdata.Split) -> dict[str, object]:
+def evaluate(model: keras.Model, val: ferdata.Split) -> dict[str, Any]:
     """Scores of the model on the validation faces."""
     probs = model.predict(val.images[..., None].astype(np.float32) / 255.0, verbose=0)
     return ferdata.scores(val.labels, probs.argmax(axis=1))
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def log_run(args: argparse.Namespace, model: keras.Model, started: float, epochs: int,
-            result: dict[str, object]) -> None:
+            result: dict[str, Any]) -> None:
     """Appends this run's settings, machine and scores to OUT/runs.jsonl."""
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     record = {
