@@ -65,6 +65,15 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     assert settings["init"].endswith("best.keras")
     assert json.loads((tuned / "runs.jsonl").read_text())["params"] == runs[0]["params"]
 
+    # Distillation: a fresh network learns from the trained one's reading.
+    student = tmp_path / "student"
+    run("train.py", "--data", str(data), "--out", str(student), "--epochs", "1",
+        "--widths", "8,8,8,8", "--dense", "8", "--batch", "32",
+        "--teacher", str(out / "best.keras"), "--teacher-weight", "0.7")
+    record = json.loads((student / "runs.jsonl").read_text())
+    assert record["settings"]["teacher"] == [str(out / "best.keras")]
+    assert record["params"] < runs[0]["params"]
+
     models = tmp_path / "models"
     printed = run("export_tflite.py", "--keras", str(out / "best.keras"), "--data", str(data),
                   "--out", str(models), "--calibration", "32")
@@ -78,3 +87,25 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     outputs = contract["reference"]["int8_outputs"]
     assert len(outputs) == 6 and all(len(row) == 7 for row in outputs)
     assert contract["evaluation"]["faces"] == 70
+
+
+def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import keras
+    import train
+
+    paths = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        path = tmp_path / f"t{seed}.keras"
+        train.build_model([4, 4, 4, 4], 8, 0.0).save(path)
+        paths.append(path)
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    got = train.teacher_targets(paths, faces)
+    x = faces[..., None].astype(np.float32) / 255.0
+    want = np.mean([keras.models.load_model(p).predict(v, verbose=0)
+                    for p in paths for v in (x, x[:, :, ::-1])], axis=0)
+    assert got.shape == (5, 7) and np.allclose(got.sum(axis=1), 1, atol=1e-5)
+    assert np.allclose(got, want, atol=1e-6)
+    single = train.teacher_targets(paths[:1], faces)
+    assert not np.allclose(single, got, atol=1e-4)
