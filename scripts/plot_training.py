@@ -2,10 +2,12 @@
 
     python scripts/plot_training.py --history build/train/history.csv \
         --data fer2013_train_publictest.npz --out models/
+    python scripts/plot_training.py --history a.csv b.csv --title "seed 1" "seed 2" ...
 
 Writes ``OUT/training_curves.png`` (accuracy and loss per epoch, training vs validation, from
-the CSVLogger history that train.py keeps) and ``OUT/class_distribution.png`` (faces per class
-in Training and PublicTest). Needs numpy and matplotlib.
+the CSVLogger history that train.py keeps; one row per run) and
+``OUT/class_distribution.png`` (faces per class in Training and PublicTest). Needs numpy and
+matplotlib.
 """
 
 from __future__ import annotations
@@ -37,17 +39,20 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return columns
 
 
-def plot_curves(history: dict[str, list[float]], out: Path) -> None:
-    """Accuracy and loss per epoch, training vs validation, side by side."""
-    epochs = [int(e) + 1 for e in history["epoch"]]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
-        ax.plot(epochs, history[metric], label=f"training {metric} (augmented)")
-        ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric} (PublicTest)")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
+def plot_curves(runs: list[tuple[str, dict[str, list[float]]]], out: Path) -> None:
+    """Accuracy and loss per epoch, training vs validation, side by side; a row per run."""
+    fig, grid = plt.subplots(len(runs), 2, figsize=(10, 4 * len(runs)), squeeze=False)
+    for axes, (title, history) in zip(grid, runs, strict=True):
+        epochs = [int(e) + 1 for e in history["epoch"]]
+        for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
+            ax.plot(epochs, history[metric], label=f"training {metric} (augmented)")
+            ax.plot(epochs, history[f"val_{metric}"],
+                    label=f"validation {metric} (PublicTest)")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
+            ax.set_title(f"{title}: {metric}" if title else metric)
+            ax.grid(alpha=0.3)
+            ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
@@ -73,12 +78,15 @@ def plot_classes(data: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--history", type=Path, required=True)
+    p.add_argument("--history", type=Path, nargs="+", required=True, help="history.csv per run")
+    p.add_argument("--title", nargs="+", default=[], help="a title per run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("models"))
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    plot_curves(read_history(args.history), args.out / "training_curves.png")
+    titles = args.title + [""] * (len(args.history) - len(args.title))
+    runs = [(t, read_history(h)) for t, h in zip(titles, args.history, strict=True)]
+    plot_curves(runs, args.out / "training_curves.png")
     plot_classes(args.data, args.out / "class_distribution.png")
     return 0
 
