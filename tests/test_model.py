@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "emotion.tflite"
 CONTRACT = json.loads((ROOT / "models" / "emotion.json").read_text())
 # The int8 model must stay at least this accurate on PublicTest (measured value in the card).
-PUBLICTEST_FLOOR = 0.67
+PUBLICTEST_FLOOR = 0.69
 
 
 def test_contract_describes_the_shipped_file() -> None:
