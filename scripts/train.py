@@ -12,7 +12,9 @@ epoch by validation accuracy is ``OUT/best.keras``;
 Augmentation is plain numpy + OpenCV so that no backend-specific ops are needed.
 ``--teacher`` distils trained models (say, two seeds) into this one: their averaged reading
 of each face becomes part of its target, so a single network inherits most of an ensemble's
-accuracy at one network's size and speed.
+accuracy at one network's size and speed. ``--swa N`` trains the last N epochs at a constant
+learning rate and averages their weights into ``OUT/swa.keras`` (with batch-norm statistics
+recomputed for the averaged weights).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "targets (distillation)")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="share of the teachers' reading in each target")
+    p.add_argument("--swa", type=int, default=0, metavar="N",
+                   help="average the weights of the last N epochs (stochastic weight "
+                        "averaging) into OUT/swa.keras, trained at a constant --swa-lr")
+    p.add_argument("--swa-lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=1)
     return p.parse_args(argv)
 
@@ -195,6 +202,8 @@ def build_model(widths: list[int], dense: int, dropout: float) -> keras.Model:
 def lr_schedule(args: argparse.Namespace):
     """Linear warm-up, then cosine decay to 2% of the peak by the last epoch."""
     def schedule(epoch: int, _lr: float) -> float:
+        if args.swa and epoch >= args.epochs - args.swa:
+            return args.swa_lr
         if epoch < args.warmup:
             return args.lr * (epoch + 1) / (args.warmup + 1)
         progress = (epoch - args.warmup) / max(1, args.epochs - args.warmup - 1)
@@ -202,9 +211,51 @@ def lr_schedule(args: argparse.Namespace):
     return schedule
 
 
+class WeightAverage(keras.callbacks.Callback):
+    """Running mean of the weights at the end of each of the last ``count`` epochs.
+
+    Kept in ``path`` after every epoch, with the last epoch added, so that a resumed run
+    neither loses nor double-counts an epoch.
+    """
+
+    def __init__(self, path: Path, first_epoch: int) -> None:
+        super().__init__()
+        self.path, self.first_epoch = path, first_epoch
+        self.mean: list[np.ndarray] = []
+        self.count, self.last_epoch = 0, -1
+        if path.exists():
+            with np.load(path) as saved:
+                self.count, self.last_epoch = int(saved["count"]), int(saved["last_epoch"])
+                self.mean = [saved[f"w{i}"] for i in range(len(saved.files) - 2)]
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if epoch < self.first_epoch or epoch <= self.last_epoch:
+            return
+        weights = self.model.get_weights()
+        self.count += 1
+        self.mean = weights if self.count == 1 else [
+            m + (w - m) / self.count for m, w in zip(self.mean, weights, strict=True)]
+        self.last_epoch = epoch
+        arrays = {f"w{i}": m for i, m in enumerate(self.mean)}
+        np.savez(self.path, count=self.count, last_epoch=epoch, **arrays)
+
+
+def recompute_batch_norm(model: keras.Model, batches: Sequence[tuple[np.ndarray, ...]]) -> None:
+    """Sets every BatchNormalization layer's moving statistics to their mean over one pass
+    of ``batches``: averaged weights need statistics of their own, not averaged ones."""
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for index in range(len(batches)):
+        for layer in norms:
+            layer.momentum = index / (index + 1)  # the running mean of the batch statistics
+        model(batches[index][0], training=True)
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum
+
+
 def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
     """Resume point, best checkpoint, early stopping, LR schedule and the epoch log."""
-    return [
+    chosen: list[keras.callbacks.Callback] = [
         # Kept after the last epoch too, so that a larger --epochs extends a finished run.
         keras.callbacks.BackupAndRestore(str(args.out / "backup"), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(args.out / "best.keras"), monitor="val_accuracy",
@@ -214,6 +265,9 @@ def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
         keras.callbacks.LearningRateScheduler(lr_schedule(args)),
         keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
     ]
+    if args.swa:  # first, so that its file is written before the resume point
+        chosen.insert(0, WeightAverage(args.out / "swa.npz", args.epochs - args.swa))
+    return chosen
 
 
 def evaluate(model: keras.Model, val: ferdata.Split) -> dict[str, Any]:
@@ -245,10 +299,30 @@ def main(argv: list[str] | None = None) -> int:
                         callbacks=callbacks(args), verbose=2)
     best = keras.models.load_model(args.out / "best.keras")
     result = evaluate(best, val)
+    report("best epoch", result)
+    if args.swa:
+        result = {"best_epoch": result, **average_model(args, model, batches, val)}
     log_run(args, model, started, len(history.epoch), result)
-    print(f"best val accuracy {result['accuracy']:.4f} macro-F1 {result['macro_f1']:.4f}")
-    print("recall " + " ".join(f"{k} {v:.2f}" for k, v in result["recall"].items()))
     return 0
+
+
+def average_model(args: argparse.Namespace, model: keras.Model,
+                  batches: keras.utils.PyDataset, val: ferdata.Split) -> dict[str, Any]:
+    """Loads the averaged weights into ``model``, gives it its own batch-norm statistics,
+    saves it as OUT/swa.keras and returns its scores."""
+    averaging = WeightAverage(args.out / "swa.npz", args.epochs - args.swa)
+    model.set_weights(averaging.mean)
+    recompute_batch_norm(model, batches)
+    model.save(args.out / "swa.keras")
+    result = evaluate(model, val)
+    report(f"weights averaged over {averaging.count} epochs", result)
+    return result
+
+
+def report(what: str, result: dict[str, Any]) -> None:
+    """Prints a model's validation scores."""
+    print(f"{what}: val accuracy {result['accuracy']:.4f} macro-F1 {result['macro_f1']:.4f}")
+    print("recall " + " ".join(f"{k} {v:.2f}" for k, v in result["recall"].items()))
 
 
 def log_run(args: argparse.Namespace, model: keras.Model, started: float, epochs: int,

@@ -74,6 +74,16 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     assert record["settings"]["teacher"] == [str(out / "best.keras")]
     assert record["params"] < runs[0]["params"]
 
+    # Weight averaging: a fine-tune whose last epochs are averaged into swa.keras.
+    swa = tmp_path / "swa"
+    run("train.py", "--data", str(data), "--out", str(swa), "--epochs", "2", "--swa", "2",
+        "--init", str(out / "best.keras"), "--batch", "32")
+    record = json.loads((swa / "runs.jsonl").read_text())
+    assert (swa / "swa.keras").exists() and "accuracy" in record["validation"]["best_epoch"]
+    with (swa / "history.csv").open() as f:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(f)]
+    assert rates == pytest.approx([3e-4, 3e-4])  # constant --swa-lr while averaging
+
     models = tmp_path / "models"
     printed = run("export_tflite.py", "--keras", str(out / "best.keras"), "--data", str(data),
                   "--out", str(models), "--calibration", "32")
@@ -109,3 +119,46 @@ def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path)
     assert np.allclose(got, want, atol=1e-6)
     single = train.teacher_targets(paths[:1], faces)
     assert not np.allclose(single, got, atol=1e-4)
+
+
+def test_weight_average_is_the_mean_of_the_last_epochs_and_survives_a_resume(
+        tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import keras
+    import train
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = tmp_path / "swa.npz"
+    average = train.WeightAverage(path, first_epoch=1)
+    average.set_model(model)
+    seen = []
+    for epoch in range(4):
+        model.set_weights([np.full(w.shape, float(epoch * epoch), np.float32)
+                           for w in model.get_weights()])
+        average.on_epoch_end(epoch)
+        seen.append(epoch * epoch)
+    assert average.count == 3  # epoch 0 came before the averaging window
+    assert np.allclose(average.mean[0], np.mean(seen[1:]))
+
+    resumed = train.WeightAverage(path, first_epoch=1)
+    resumed.set_model(model)
+    resumed.on_epoch_end(3)  # already counted before the restart: not added twice
+    assert resumed.count == 3 and np.allclose(resumed.mean[1], np.mean(seen[1:]))
+
+
+def test_recompute_batch_norm_gives_the_mean_statistics_of_the_batches() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import keras
+    import train
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization()])
+    rng = np.random.default_rng(0)
+    batches = [(rng.normal(mean, scale, (256, 2)).astype(np.float32),)
+               for mean, scale in ((0.0, 1.0), (4.0, 2.0), (-1.0, 0.5))]
+    train.recompute_batch_norm(model, batches)
+    norm = model.layers[0]
+    want_mean = np.mean([b[0].mean(axis=0) for b in batches], axis=0)
+    want_var = np.mean([b[0].var(axis=0) for b in batches], axis=0)
+    assert np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), want_mean, atol=1e-4)
+    assert np.allclose(keras.ops.convert_to_numpy(norm.moving_variance), want_var, rtol=1e-3)
+    assert norm.momentum == 0.99  # restored after the pass
