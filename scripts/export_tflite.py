@@ -101,7 +101,11 @@ def int8_outputs(tflite: bytes, faces: np.ndarray) -> np.ndarray:
     """Runs the int8 model on uint8 faces; returns the raw int8 outputs (N, 7)."""
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_content=tflite, num_threads=1)
+    # Built-in kernels, as the appliance runs the model (appliance.mood.runtime, exact=True):
+    # XNNPACK's float requantization would give other reference answers.
+    builtin = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interpreter = tf.lite.Interpreter(model_content=tflite, num_threads=1,
+                                      experimental_op_resolver_type=builtin)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     if inp["dtype"] != np.int8 or out["dtype"] != np.int8:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "emotion.tflite"
 CONTRACT = json.loads((ROOT / "models" / "emotion.json").read_text())
 # The int8 model must stay at least this accurate on PublicTest (measured value in the card).
-PUBLICTEST_FLOOR = 0.69
+PUBLICTEST_FLOOR = 0.695
 
 
 def test_contract_describes_the_shipped_file() -> None:
@@ -49,7 +49,7 @@ def test_input_and_output_are_int8_with_the_stated_shapes() -> None:
 
 def run_int8(faces: np.ndarray) -> np.ndarray:
     """Raw int8 outputs of the shipped model for uint8 faces, using the contract's range."""
-    interpreter = runtime.load_interpreter(MODEL)
+    interpreter = runtime.load_interpreter(MODEL, exact=True)
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     lo, hi = CONTRACT["input"]["range"]
     rows = []

@@ -16,6 +16,7 @@ from appliance.mood.classifier import DEFAULT_MODEL, EmotionClassifier, read_con
 from appliance.mood.crop import crop_face
 from appliance.mood.faces import FaceDetector, find_model
 from appliance.mood.reading import LABELS
+from appliance.mood.reference import reference_faces
 
 pytestmark = pytest.mark.runtime
 CONTRACT = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
@@ -53,6 +54,17 @@ def test_probabilities_are_in_label_order_and_sum_to_one(classifier: EmotionClas
     p = classifier.classify(crop)
     assert p.shape == (len(LABELS),) and p.dtype == np.float32
     assert p.sum() == pytest.approx(1.0, abs=0.05) and (p >= 0).all()
+
+
+def test_classifier_gives_exactly_the_exported_reference_answers(
+        classifier: EmotionClassifier) -> None:
+    # Built-in kernels in every runtime: the same int8 logits as TensorFlow at export time, so
+    # a Bookworm box (tflite-runtime 2.14) and a Trixie box (ai-edge-litert) read faces alike.
+    out = runtime.load_interpreter(DEFAULT_MODEL, exact=True).get_output_details()[0]
+    recorded = np.array(CONTRACT["reference"]["int8_outputs"], dtype=np.int8)
+    want = softmax(runtime.dequantize(recorded, out))
+    got = np.array([classifier.classify(face) for face in reference_faces()])
+    assert np.allclose(got, want, atol=1e-6)
 
 
 def test_the_network_reads_a_face_and_its_mirror_image_alike(
