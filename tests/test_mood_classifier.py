@@ -71,12 +71,16 @@ def test_the_network_reads_a_face_and_its_mirror_image_alike(
     classifier: EmotionClassifier, photos: dict, detector: FaceDetector
 ) -> None:
     # The export averages each face with its mirror inside the network; only int8 rounding
-    # of the two branches may tell a face from its mirror.
-    (face,) = detector.detect(photos["grace_hopper"])
-    crop = crop_face(photos["grace_hopper"], face, classifier.contract.crop)
-    assert not np.array_equal(crop, cv2.flip(crop, 1))
-    assert np.allclose(classifier.classify(crop), classifier.classify(cv2.flip(crop, 1)),
-                       atol=0.02)
+    # of the two branches (each quantized on its own scale) may tell a face from its mirror.
+    # Measured: mean gap 0.008-0.011 for the shipped file, 0.08 for a plain export.
+    gaps = []
+    for photo in photos.values():
+        for face in detector.detect(photo):
+            crop = crop_face(photo, face, classifier.contract.crop)
+            assert not np.array_equal(crop, cv2.flip(crop, 1))
+            mirrored = classifier.classify(cv2.flip(crop, 1))
+            gaps.append(np.abs(classifier.classify(crop) - mirrored).max())
+    assert len(gaps) == 3 and np.mean(gaps) < 0.03
 
 
 def test_smiling_astronaut_reads_happy(classifier: EmotionClassifier, photos: dict,
