@@ -76,8 +76,8 @@ def load_interpreter(path: Path, num_threads: int = 1, sha256: str = "",
         exact: run on the runtime's built-in kernels only, without the default XNNPACK
             delegate. For int8 models these follow TFLite's integer arithmetic exactly, so
             tflite-runtime 2.14, ai-edge-litert and TensorFlow give identical outputs;
-            XNNPACK requantizes in float and moved the emotion model's logits by up to 4
-            steps (3 of 1,000 faces changed class), at a quarter of the time.
+            XNNPACK requantizes in float and moves the emotion model's logits by a few steps
+            (figures in models/MODEL_CARD.md), in about a quarter of the time.
 
     Raises:
         ModelError: the file is missing, unreadable, not the expected file, or not a model.
