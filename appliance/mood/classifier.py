@@ -117,15 +117,23 @@ class EmotionClassifier:
         Raises:
             ValueError: the crop is not a grey image of the model's input size.
         """
+        values = runtime.dequantize(self.raw_output(crop), self._output)
+        return softmax(values) if self.contract.output_kind == "logits" else values
+
+    def raw_output(self, crop: np.ndarray) -> np.ndarray:
+        """The output tensor as the model gives it (int8 logits for the shipped model) for one
+        grey uint8 face crop: what the contract's reference answers are compared with.
+
+        Raises:
+            ValueError: the crop is not a grey image of the model's input size.
+        """
         size = self.contract.size
         if crop.shape != (size, size):
             raise ValueError(f"crop must be grey {size}x{size}, got shape {crop.shape}")
         tensor = quantize_crop(crop, self.contract.input_range, self._input)
         self._interpreter.set_tensor(self._input["index"], tensor)
         self._interpreter.invoke()
-        raw = self._interpreter.get_tensor(self._output["index"])[0]
-        values = runtime.dequantize(raw, self._output)
-        return softmax(values) if self.contract.output_kind == "logits" else values
+        return self._interpreter.get_tensor(self._output["index"])[0].copy()
 
 
 def quantize_crop(
