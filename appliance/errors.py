@@ -32,3 +32,7 @@ class PlaybackError(ApplianceError, RuntimeError):
 
 class LibraryError(ApplianceError, OSError):
     """The music library or its database cannot be read or written."""
+
+
+class AudioError(LibraryError):
+    """A track's audio cannot be decoded, or is too short or silent to estimate from."""

@@ -168,7 +168,7 @@ def bench_ready(folder: Path, config: Path, tracks: int, runs: int = 3) -> None:
     imports, readies = [], []
     for _ in range(runs):
         t0 = time.monotonic()
-        subprocess.run([sys.executable, "-c", "import appliance.daemon, appliance.mood.check, "
+        subprocess.run([sys.executable, "-c", "import appliance.daemon.loop, appliance.mood.check, "
                         "appliance.music.player"], cwd=ROOT, check=True)
         imports.append(time.monotonic() - t0)
         daemon = Daemon(config, folder)

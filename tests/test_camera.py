@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from appliance.errors import CameraUnavailable, ConfigError
-from appliance.hw.camera import Camera, open_camera
+from appliance.hw.camera import Camera
 from appliance.hw.fake import FakeCamera
 from appliance.hw.files_camera import FilesCamera
 from appliance.hw.opencv_camera import OpenCVCamera
 from appliance.hw.picamera import PiCamera
+from appliance.hw.sources import open_camera
 
 
 def numbered_frames(n: int, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:

@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 
 from appliance.config import Config, parse_config
-from appliance.daemon import Daemon
+from appliance.daemon.events import EventLog
+from appliance.daemon.loop import Daemon
+from appliance.daemon.state import read_state
 from appliance.demo import Piece, write_piece
-from appliance.events import EventLog
 from appliance.music.library import Library
-from appliance.state import read_state
 
 WAIT_S = 20.0
 CLOCK_S = 0.25  # audio clock vs event time: VLC's start-up and its ~0.1 s position steps
@@ -284,7 +284,7 @@ def test_empty_library_is_looked_at_again_until_music_comes(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("appliance.daemon.EMPTY_RESCAN_S", 0.2)  # library.rescan_s is 0
+    monkeypatch.setattr("appliance.daemon.loop.EMPTY_RESCAN_S", 0.2)  # library.rescan_s is 0
     (tmp_path / "music").mkdir()
     config = make_config(tmp_path, photo_paths["astronaut"])
     run = start(running, config)
@@ -422,9 +422,9 @@ def test_run_refuses_root_without_allow_root(
 
 
 def test_scanner_reports_progress_then_the_end(tmp_path: Path) -> None:
+    from appliance.daemon.events import LibraryScanned
+    from appliance.daemon.scanner import PARTIAL_EVERY, LibraryScanner
     from appliance.demo import write_wav
-    from appliance.events import LibraryScanned
-    from appliance.scanner import PARTIAL_EVERY, LibraryScanner
 
     music = tmp_path / "music"
     music.mkdir()
@@ -448,7 +448,7 @@ def test_scanner_reports_progress_then_the_end(tmp_path: Path) -> None:
 
 
 def test_scanner_reports_a_missing_folder(tmp_path: Path) -> None:
-    from appliance.scanner import LibraryScanner
+    from appliance.daemon.scanner import LibraryScanner
 
     posted: queue.Queue[object] = queue.Queue()
     with Library(tmp_path / "db.sqlite3") as library:

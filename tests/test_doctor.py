@@ -16,9 +16,10 @@ import pytest
 import skimage.data
 from audiofiles import make_track
 
-from appliance import doctor, doctor_hw
 from appliance.cli import main
 from appliance.config import Config, load_config
+from appliance.doctor import checks as doctor
+from appliance.doctor import hardware as doctor_hw
 from appliance.music.library import Library
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
-from appliance.events import EVENT_NAMES, EventLog, PlayerEvent, describe
-from appliance.state import StateFile, daemon_alive, describe_state, read_state
+from appliance.daemon.events import EVENT_NAMES, EventLog, PlayerEvent, describe
+from appliance.daemon.state import StateFile, daemon_alive, describe_state, read_state
 
 
 class Clock:
@@ -56,7 +56,7 @@ def test_each_record_is_one_info_line_and_reaches_listeners(
     seen = []
     log = EventLog(None)
     log.add_listener(seen.append)
-    with caplog.at_level(logging.INFO, logger="appliance.events"):
+    with caplog.at_level(logging.INFO, logger="appliance.daemon.events"):
         log.emit("skipped", path="/music/x.mp3", why="file not found")
         log.emit("button", action="hold")
     assert [r.getMessage() for r in caplog.records] == [
@@ -164,7 +164,7 @@ def test_status_of_a_running_daemon(tmp_path: Path) -> None:
     script = (
         "import time\n"
         "from pathlib import Path\n"
-        "from appliance.state import StateFile\n"
+        "from appliance.daemon.state import StateFile\n"
         f"s = StateFile(Path({str(tmp_path / 'state.json')!r}))\n"
         "s.update(state='playing', camera='off', next_check_at=time.time() + 60,\n"
         "         track={'path': '/m/a.wav', 'title': 'Blue', 'artist': 'Miles',\n"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from appliance.daemon.events import PlayerEvent
 from appliance.demo import synthesize, write_wav
 from appliance.errors import PlaybackError
-from appliance.events import PlayerEvent
 from appliance.music.player import VlcPlayer, probe_output
 
 WAIT_S = 5.0  # generous: the machine may be busy; nothing here measures speed

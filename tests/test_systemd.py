@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import systemd
+from appliance.daemon import systemd
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +94,7 @@ def test_no_socket_is_a_quiet_no_op(
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(str(path))
         sock.setblocking(False)
-        with caplog.at_level(logging.DEBUG, logger="appliance.systemd"):
+        with caplog.at_level(logging.DEBUG, logger="appliance.daemon.systemd"):
             assert not systemd.ready()
             assert not systemd.status("x")
             assert not systemd.watchdog()
@@ -107,7 +107,7 @@ def test_send_failure_is_logged_once_and_never_raises(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone.sock"))
-    with caplog.at_level(logging.WARNING, logger="appliance.systemd"):
+    with caplog.at_level(logging.WARNING, logger="appliance.daemon.systemd"):
         for _ in range(3):
             assert not systemd.watchdog()
     assert len(caplog.records) == 1
@@ -123,7 +123,7 @@ def test_socket_closed_by_systemd_midway(
         sock.bind(str(path))
         assert systemd.ready()
     path.unlink()
-    with caplog.at_level(logging.WARNING, logger="appliance.systemd"):
+    with caplog.at_level(logging.WARNING, logger="appliance.daemon.systemd"):
         assert not systemd.watchdog()
     assert len(caplog.records) == 1
 
@@ -132,7 +132,7 @@ def test_relative_socket_is_refused(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", "notify.sock")
-    with caplog.at_level(logging.WARNING, logger="appliance.systemd"):
+    with caplog.at_level(logging.WARNING, logger="appliance.daemon.systemd"):
         assert not systemd.ready()
     assert "neither an absolute path" in caplog.text
 

@@ -20,9 +20,9 @@ from typing import Any
 from appliance.commands import add_config_argument, config_from_args
 from appliance.commands.run import serve
 from appliance.config import Config
-from appliance.daemon import Daemon
+from appliance.daemon.events import EventLog, describe
+from appliance.daemon.loop import Daemon
 from appliance.demo import copy_photos, make_music
-from appliance.events import EventLog, describe
 from appliance.music.player import default_output
 
 #: Seconds before a track's end that the demo checks the mood (its pieces are short).

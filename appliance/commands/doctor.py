@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from appliance.commands import add_config_argument, config_from_args
-from appliance.doctor import FAIL, SKIP, all_checks, run_checks
+from appliance.doctor.checks import FAIL, SKIP, all_checks, run_checks
 
 
 def register(subparsers: Any) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.commands import EXIT_CONFIG, add_config_argument, config_from_args
-from appliance.daemon import Daemon
-from appliance.events import EventLog
+from appliance.daemon.events import EventLog
+from appliance.daemon.loop import Daemon
 
 
 def register(subparsers: Any) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from appliance.commands import add_config_argument, config_from_args
-from appliance.state import daemon_alive, describe_mood, describe_track, read_state
+from appliance.daemon.state import daemon_alive, describe_mood, describe_track, read_state
 
 #: Exit code when no daemon is running (as ``systemctl status`` uses for inactive units).
 EXIT_NOT_RUNNING = 3

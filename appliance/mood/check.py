@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 
 from appliance.errors import ApplianceError, CameraUnavailable, ModelError
-from appliance.hw.camera import Camera, open_camera
+from appliance.hw.camera import Camera
 from appliance.hw.led import StatusLed
+from appliance.hw.sources import open_camera
 from appliance.mood.aggregate import FaceReading, aggregate
 from appliance.mood.classifier import EmotionClassifier
 from appliance.mood.crop import crop_face

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from appliance.daemon.events import PlayerEvent
 from appliance.errors import PlaybackError
-from appliance.events import PlayerEvent
 
 try:
     import vlc

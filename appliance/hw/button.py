@@ -3,7 +3,7 @@ pauses or resumes.
 
 A hold starts as a press, so the press is only reported when the button comes back up before
 ``hold_s``; a hold is reported once ``hold_s`` has passed, and its release is then ignored.
-gpiozero calls these handlers on its own threads; they only post an event.
+gpiozero calls these handlers on its own threads; the callbacks given must only enqueue.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.errors import ConfigError
-from appliance.events import ButtonHeld, ButtonPressed
 from appliance.hw.led import pin_factory
 
 log = logging.getLogger(__name__)
@@ -29,16 +28,17 @@ class MoodButton:
     Args:
         pin: BCM pin number (the button connects it to ground), or -1.
         hold_s: seconds held down that count as a hold.
-        post: called with ``ButtonPressed()`` or ``ButtonHeld()``; must only enqueue.
+        on_press: called after a short press; must only enqueue.
+        on_hold: called once a hold has lasted ``hold_s``; must only enqueue.
         factory: gpiozero pin factory name (config ``gpio.pin_factory``); ``""`` = default.
 
     Raises:
         ConfigError: gpiozero cannot use the pin (e.g. no pin factory off a Pi).
     """
 
-    def __init__(self, pin: int, hold_s: float, post: Callable[[object], None],
-                 factory: str = "") -> None:
-        self._post = post
+    def __init__(self, pin: int, hold_s: float, on_press: Callable[[], None],
+                 on_hold: Callable[[], None], factory: str = "") -> None:
+        self._on_press, self._on_hold = on_press, on_hold
         self._held = False
         self._lock = threading.Lock()
         self._button: Any = None
@@ -56,7 +56,7 @@ class MoodButton:
                 f'{exc}); off a Raspberry Pi set gpio.pin_factory = "mock"'
             ]) from exc
         self._button.when_pressed = self._pressed
-        self._button.when_held = self._on_held
+        self._button.when_held = self._held_down
         self._button.when_released = self._released
 
     @property
@@ -68,16 +68,16 @@ class MoodButton:
         with self._lock:
             self._held = False
 
-    def _on_held(self) -> None:
+    def _held_down(self) -> None:
         with self._lock:
             self._held = True
-        self._post(ButtonHeld())
+        self._on_hold()
 
     def _released(self) -> None:
         with self._lock:
             held, self._held = self._held, False
         if not held:
-            self._post(ButtonPressed())
+            self._on_press()
 
     def close(self) -> None:
         """Release the pin; idempotent."""

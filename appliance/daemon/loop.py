@@ -8,7 +8,7 @@ watchdog interval to ping systemd.
 
 Resources start in dependency order (state file, LED, library, button, player, mood check,
 scanner) and are closed in reverse in ``finally``, each through its idempotent ``close()``.
-The music decisions themselves live in ``appliance.session``.
+The music decisions themselves live in ``appliance.daemon.session``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from appliance import systemd
-from appliance.button import MoodButton
 from appliance.config import Config
-from appliance.errors import ApplianceError, ConfigError, PlaybackError
-from appliance.events import (
+from appliance.daemon import systemd
+from appliance.daemon.events import (
     ButtonHeld,
     ButtonPressed,
     EventLog,
@@ -34,13 +32,15 @@ from appliance.events import (
     Shutdown,
     Timer,
 )
+from appliance.daemon.report import Reporter
+from appliance.daemon.scanner import LibraryScanner
+from appliance.daemon.session import Session
+from appliance.daemon.state import StateFile
+from appliance.errors import ApplianceError, ConfigError, PlaybackError
+from appliance.hw.button import MoodButton
 from appliance.hw.led import StatusLed
 from appliance.music.library import Library
 from appliance.music.player import DEFAULT_CACHING_MS, VlcPlayer, probe_output
-from appliance.report import Reporter
-from appliance.scanner import LibraryScanner
-from appliance.session import Session
-from appliance.state import StateFile
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,10 @@ class Daemon:
         systemd.status("starting")
         library = stack.enter_context(Library(config.library.database))
         self.button = stack.enter_context(
-            MoodButton(config.gpio.button_pin, config.gpio.hold_s, self.post,
-                       config.gpio.pin_factory))
+            MoodButton(config.gpio.button_pin, config.gpio.hold_s,
+                       on_press=lambda: self.post(ButtonPressed()),
+                       on_hold=lambda: self.post(ButtonHeld()),
+                       factory=config.gpio.pin_factory))
         player = stack.enter_context(
             VlcPlayer(self.post, config.audio.output, config.audio.device,
                       config.audio.volume, self.caching_ms))

@@ -15,7 +15,7 @@ import numpy as np
 
 from appliance.config import Config
 from appliance.demo import write_wav
-from appliance.doctor import OK, STOP_FIRST, Problem, Result
+from appliance.doctor.results import OK, STOP_FIRST, Problem, Result
 from appliance.errors import ApplianceError
 from appliance.hw.led import StatusLed
 
@@ -38,7 +38,7 @@ TONE_TIMEOUT_S = 10.0
 
 def check_camera(config: Config) -> Result:
     """Opens the configured camera, grabs one frame (the LED lit meanwhile), closes it."""
-    from appliance.hw.camera import open_camera
+    from appliance.hw.sources import open_camera
 
     cam = config.camera
     camera = open_camera(cam.source, warmup_s=cam.warmup_s)
@@ -125,7 +125,7 @@ def check_audio(config: Config) -> Result:
 
 
 def _wait_for_end(events: queue.Queue[object], token: int) -> list[str]:
-    from appliance.events import PlayerEvent
+    from appliance.daemon.events import PlayerEvent
 
     kinds: list[str] = []
     deadline = time.monotonic() + TONE_TIMEOUT_S

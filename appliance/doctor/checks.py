@@ -3,7 +3,7 @@
 Each check takes the effective ``Config`` and returns a ``Result``, or raises: a ``Problem``
 carries its own fix, any other error becomes a FAIL with the check's usual fix. The checks
 run in dependency order (software first, then the devices, then the data and the service),
-and one check failing never stops the others. The device checks live in ``doctor_hw``.
+and one check failing never stops the others. The device checks live in ``appliance.doctor.hardware``.
 """
 
 from __future__ import annotations
@@ -16,70 +16,31 @@ import pwd
 import sqlite3
 import struct
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from appliance.config import Config
-from appliance.errors import ApplianceError, LibraryError
-
-OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+from appliance.doctor.results import (  # noqa: F401 (the checks' public vocabulary)
+    FAIL,
+    OK,
+    SKIP,
+    STOP_FIRST,
+    Check,
+    Problem,
+    Result,
+    run_checks,
+)
+from appliance.errors import LibraryError
 
 #: Where install.sh puts the unit, and the user and groups it gives the service.
 UNIT_PATH = Path("/etc/systemd/system/moodbox.service")
 SERVICE_USER = "moodbox"
 SERVICE_GROUPS = ("video", "audio", "gpio")
-STOP_FIRST = "if the service runs, stop it first: sudo systemctl stop moodbox"
-
-
-@dataclass(frozen=True)
-class Result:
-    """One check's outcome: ``status`` is OK, FAIL or SKIP (not applicable here)."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        """The line ``moodbox doctor`` prints."""
-        text = f"{self.status:<4}  {self.name:<8}  {self.detail}"
-        return f"{text}; fix: {self.fix}" if self.status == FAIL and self.fix else text
-
-
-class Problem(ApplianceError):
-    """A failed check that knows its own fix."""
-
-    def __init__(self, detail: str, fix: str) -> None:
-        super().__init__(detail)
-        self.fix = fix
-
-
-Check = Callable[[Config], Result]
-
-
-def run_checks(config: Config, checks: Sequence[tuple[str, Check, str]]) -> Iterator[Result]:
-    """Runs ``checks`` in order, yielding each result as soon as it is known.
-
-    Args:
-        config: the effective configuration.
-        checks: ``(name, check, usual fix)`` triples, such as ``all_checks()``.
-    """
-    for name, check, fix in checks:
-        try:
-            yield check(config)
-        except Problem as exc:
-            yield Result(name, FAIL, str(exc), exc.fix)
-        except Exception as exc:  # a doctor reports every failure and goes on
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            yield Result(name, FAIL, first, fix)
-
-
 def all_checks() -> list[tuple[str, Check, str]]:
     """Every check ``moodbox doctor`` runs, in order, with its usual fix."""
-    from appliance import doctor_hw
+    from appliance.doctor import hardware as doctor_hw
 
     reinstall = "reinstall: sudo scripts/install.sh"
     return [

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.daemon.events import LibraryScanned
 from appliance.errors import LibraryError
-from appliance.events import LibraryScanned
 from appliance.music.library import Library
 
 log = logging.getLogger(__name__)

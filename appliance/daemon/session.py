@@ -13,19 +13,19 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from appliance import systemd
-from appliance.checks import MoodChecks
 from appliance.config import Config
+from appliance.daemon import systemd
+from appliance.daemon.events import LibraryScanned, PlayerEvent
+from appliance.daemon.moodchecks import MoodChecks
+from appliance.daemon.report import Reporter
 from appliance.errors import LibraryError, PlaybackError
-from appliance.events import LibraryScanned, PlayerEvent
 from appliance.mood.reading import MoodReading
 from appliance.music.library import Library, Track
 from appliance.music.player import VlcPlayer
 from appliance.music.rules import Choice, choose_next
-from appliance.report import Reporter
 
 if TYPE_CHECKING:
-    from appliance.daemon import Daemon
+    from appliance.daemon.loop import Daemon
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@ status LED's pattern, and error events that are not repeated while a fault persi
 
 from __future__ import annotations
 
-from appliance import systemd
-from appliance.events import EventLog
+from appliance.daemon import systemd
+from appliance.daemon.events import EventLog
+from appliance.daemon.state import StateFile, describe_state
 from appliance.hw.led import StatusLed
-from appliance.state import StateFile, describe_state
 
 
 class Reporter:

@@ -10,9 +10,9 @@ import time
 from typing import TYPE_CHECKING
 
 from appliance.config import Config
+from appliance.daemon.report import Reporter
 from appliance.errors import ApplianceError, CameraUnavailable
 from appliance.mood.reading import MoodReading
-from appliance.report import Reporter
 
 if TYPE_CHECKING:
     from appliance.mood.check import MoodChecker
