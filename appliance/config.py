@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config_schema import (
+    Affect,
     AudioConfig,
     CameraConfig,
     Config,
     DaemonConfig,
     GpioConfig,
+    HistoryConfig,
+    LearningConfig,
     LibraryConfig,
     MoodConfig,
     RulesConfig,
@@ -44,6 +47,8 @@ __all__ = [
     "Config",
     "DaemonConfig",
     "GpioConfig",
+    "HistoryConfig",
+    "LearningConfig",
     "LibraryConfig",
     "MoodConfig",
     "RulesConfig",
@@ -168,8 +173,9 @@ def _build(
     count = len(problems)
     for f in fields(cls):
         key, value = f"{name}.{f.name}", raw[f.name]
-        if f.type == "Mapping[str, Target]":
-            values[f.name] = _build_targets(value, key, problems, origin)
+        if str(f.type) in _TABLES:
+            table = _TABLES[str(f.type)]
+            values[f.name] = _build_targets(value, key, problems, origin, table)
             continue
         converted, why = _CONVERTERS[str(f.type)](value, base_dir)
         check = f.metadata["check"]
@@ -181,9 +187,13 @@ def _build(
     return cls(**values) if len(problems) == count else None
 
 
+#: Tables with one entry per emotion: the field's type -> the entry's dataclass.
+_TABLES: dict[str, type] = {"Mapping[str, Target]": Target, "Mapping[str, Affect]": Affect}
+
+
 def _build_targets(
-    raw: Any, name: str, problems: list[str], origin: str
-) -> Mapping[str, Target] | None:
+    raw: Any, name: str, problems: list[str], origin: str, table: type = Target
+) -> Mapping[str, Any] | None:
     if not isinstance(raw, Mapping):
         problems.append(f"{origin}: {name} must be a table of emotions, not {_show(raw)}")
         return None
@@ -191,9 +201,10 @@ def _build_targets(
     for label in LABELS:
         entry = raw[label]
         if isinstance(entry, Mapping):
-            out[label] = _build(Target, entry, f"{name}.{label}", None, problems, origin)
+            out[label] = _build(table, entry, f"{name}.{label}", None, problems, origin)
         else:
-            why = "must be { valence = .., energy = .. }"
+            keys = " = .., ".join(f.name for f in fields(table))
+            why = f"must be {{ {keys} = .. }}"
             problems.append(f"{origin}: {name}.{label} = {_show(entry)}: {why}")
     return types.MappingProxyType(out)
 
@@ -257,7 +268,8 @@ def dump_config(config: Config) -> str:
         for name, table in tables:
             lines += ["", f"[{section.name}.{name}]"]
             lines += [
-                f"{k} = {{ valence = {t.valence!r}, energy = {t.energy!r} }}"
+                f"{k} = {{ " + ", ".join(f"{f.name} = {getattr(t, f.name)!r}" for f in fields(t))
+                + " }"
                 for k, t in table.items()
             ]
         lines.append("")

@@ -58,6 +58,14 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Affect:
+    """Where an emotion sits on the circumplex: valence and arousal, both -1..1."""
+
+    valence: float = field(metadata=_spec("-1..1, unpleasant to pleasant", _between(-1, 1)))
+    arousal: float = field(metadata=_spec("-1..1, calm to aroused", _between(-1, 1)))
+
+
+@dataclass(frozen=True)
 class LibraryConfig:
     """``[library]``: where the music and its database are."""
 
@@ -86,6 +94,9 @@ class MoodConfig:
     min_face_score: float = field(metadata=_spec("face detector score floor", _between(0, 1)))
     min_confidence: float = field(
         metadata=_spec("confidence below which a reading is unsure", _between(0, 1))
+    )
+    circumplex: Mapping[str, Affect] = field(
+        metadata=_spec("valence and arousal of each emotion, for mood as numbers")
     )
 
 
@@ -134,6 +145,28 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    """``[history]``: plays and mood checks kept in the library database."""
+
+    enabled: bool = field(metadata=_spec("store mood checks (false: only plays, no moods)"))
+    keep_days: int = field(metadata=_spec("days of history kept", _between(1, 3650)))
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """``[learning]``: which songs lift this listener (see ``appliance.music.learning``)."""
+
+    weight: float = field(metadata=_spec("pull of the learned effect, 0 = off", _between(0, 5)))
+    prior_plays: float = field(
+        metadata=_spec("plays' worth of doubt before an effect counts", _between(0.5, 100))
+    )
+    explore: float = field(metadata=_spec("share of choices that try the least known track",
+                                          _between(0, 0.5)))
+    regions: int = field(metadata=_spec("cells per axis of the valence/energy plane",
+                                        _between(1, 10)))
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration, one attribute per TOML section."""
 
@@ -144,3 +177,5 @@ class Config:
     gpio: GpioConfig
     rules: RulesConfig
     daemon: DaemonConfig
+    history: HistoryConfig
+    learning: LearningConfig
