@@ -118,9 +118,21 @@ def parse_config(
             continue
         built = _build(cls, raw, section.name, base_dir, problems, origin)
         sections[section.name] = built
+    problems += [f"{origin}: {p}" for p in _clashes(sections)]
     if problems:
         raise ConfigError(problems)
     return Config(**sections)
+
+
+def _clashes(sections: Mapping[str, Any]) -> list[str]:
+    """Problems between sections: the LED and the button cannot share one pin."""
+    camera, gpio = sections.get("camera"), sections.get("gpio")
+    if camera is None or gpio is None or camera.led_pin < 0:
+        return []
+    if camera.led_pin == gpio.button_pin:
+        return [f"camera.led_pin = gpio.button_pin = {gpio.button_pin}: the LED and the button "
+                "need a pin each (defaults: LED 27, button 17; -1 = none)"]
+    return []
 
 
 def default_data() -> dict[str, Any]:

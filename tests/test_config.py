@@ -153,11 +153,18 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         ("[camera]\nsource = \"opencv:x\"", 'camera.source = "opencv:x": must be'),
         ("[gpio]\npin_factory = \"mok\"", 'gpio.pin_factory = "mok": must be one of'),
         ("[rules]\nstep = 0", "rules.step = 0: must be between 0.01 and 1"),
+        ("[camera]\nled_pin = 17", "camera.led_pin = gpio.button_pin = 17: the LED and the "
+         "button need a pin each"),
     ],
 )
 def test_each_bad_value_names_key_value_and_fix(tmp_path: Path, text: str, expected: str) -> None:
     (problem,) = problems_of(tmp_path, text)
     assert expected in problem
+
+
+def test_no_led_and_no_button_may_both_be_minus_one() -> None:
+    config = parse_config({"camera": {"led_pin": -1}, "gpio": {"button_pin": -1}})
+    assert (config.camera.led_pin, config.gpio.button_pin) == (-1, -1)
 
 
 @pytest.mark.parametrize("source", ["picamera2", "opencv:0", "opencv:12", "files:some/dir",

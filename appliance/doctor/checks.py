@@ -3,7 +3,8 @@
 Each check takes the effective ``Config`` and returns a ``Result``, or raises: a ``Problem``
 carries its own fix, any other error becomes a FAIL with the check's usual fix. The checks
 run in dependency order (software first, then the devices, then the data and the service),
-and one check failing never stops the others. The device checks live in ``appliance.doctor.hardware``.
+and one check failing never stops the others. The device checks live in
+``appliance.doctor.hardware``.
 """
 
 from __future__ import annotations

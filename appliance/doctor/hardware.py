@@ -24,8 +24,8 @@ CAMERA_FIX = (
     'camera.source = "opencv:0"; ' + STOP_FIRST
 )
 PINS_FIX = (
-    "check gpio.button_pin and camera.led_pin (BCM numbers); off a Pi set "
-    'gpio.pin_factory = "mock"; ' + STOP_FIRST
+    "check gpio.button_pin and camera.led_pin (BCM numbers) and that no other program "
+    "uses them; " + STOP_FIRST
 )
 AUDIO_FIX = (
     "check audio.device against `aplay -L` and the speaker's cable; " + STOP_FIRST
@@ -79,15 +79,14 @@ def _faces_in(frame: np.ndarray, config: Config) -> str:
 def check_pins(config: Config) -> Result:
     """Claims the button and LED pins through gpiozero, blinks nothing, lets them go."""
     from gpiozero import Button
-    from gpiozero.exc import GPIOZeroError
 
-    from appliance.hw.led import pin_factory
+    from appliance.hw.led import gpio_errors, pin_factory
 
     gpio = config.gpio
     try:
         factory = pin_factory(gpio.pin_factory)
         button = Button(gpio.button_pin, pull_up=True, pin_factory=factory)
-    except GPIOZeroError as exc:
+    except gpio_errors() as exc:
         raise Problem(f"button GPIO{gpio.button_pin}: {type(exc).__name__}: {exc}",
                       PINS_FIX) from exc
     try:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.errors import ConfigError
-from appliance.hw.led import pin_factory
+from appliance.hw.led import gpio_errors, pin_factory
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,15 @@ class MoodButton:
         if pin < 0:
             return
         from gpiozero import Button
-        from gpiozero.exc import GPIOZeroError
 
         try:
             self._button = Button(pin, pull_up=True, hold_time=hold_s, bounce_time=BOUNCE_S,
                                   pin_factory=pin_factory(factory))
-        except GPIOZeroError as exc:
+        except gpio_errors() as exc:  # lgpio.error too: a busy pin is a config problem
             raise ConfigError([
                 f"gpio.button_pin = {pin}: gpiozero cannot use it ({type(exc).__name__}: "
-                f'{exc}); off a Raspberry Pi set gpio.pin_factory = "mock"'
+                f"{exc}); is another program using the pin? gpio.button_pin = -1 runs "
+                "without the button"
             ]) from exc
         self._button.when_pressed = self._pressed
         self._button.when_held = self._held_down
