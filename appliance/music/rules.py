@@ -20,7 +20,7 @@ while others remain. Tracks without tags count as neutral (0.5) and the reason s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from appliance.config import RulesConfig
@@ -32,6 +32,8 @@ from appliance.music.library import Track
 NEUTRAL = 0.5
 # Valence leads the choice; energy counts half as much when measuring distance.
 _ENERGY_WEIGHT = 0.5
+#: Picks among the band's tracks, given best first in the rules' order: (track, how picked).
+Prefer = Callable[[Sequence[Track]], tuple[Track, str]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def choose_next(
     library: Sequence[Track],
     history: Sequence[Track],
     rules: RulesConfig,
+    prefer: Prefer | None = None,
 ) -> Choice:
     """Choose the track to play after ``current``.
 
@@ -59,6 +62,8 @@ def choose_next(
         library: the playable tracks.
         history: the tracks played so far, newest last (may include ``current``).
         rules: the ``[rules]`` config.
+        prefer: picks among the tracks within the band instead of the least recently played
+            one (e.g. ``appliance.music.learning.preference``); never sees tracks outside it.
 
     Raises:
         LibraryError: ``library`` is empty.
@@ -70,7 +75,7 @@ def choose_next(
     # iso also keeps the track itself within one step of the current track's valence.
     stepping = rules.strategy == "iso" and reading is not None and reading.decided
     origin = _point(current)[0] if stepping and current is not None else None
-    track, band_note = _pick(pool, (valence, energy), rules.step, history, origin)
+    track, band_note = _pick(pool, (valence, energy), rules.step, history, origin, prefer)
     tv, te, untagged = _point(track)
     tagged = f"untagged, taken as neutral {_at(tv, te)}" if untagged else _at(tv, te)
     reason = f"{why}; chose {_name(track)} ({tagged}), {band_note}{repeat_note}"
@@ -162,6 +167,7 @@ def _pick(
     band: float,
     history: Sequence[Track],
     origin: float | None,
+    prefer: Prefer | None = None,
 ) -> tuple[Track, str]:
     """The least recently played track in the band around the target, else the nearest.
 
@@ -180,8 +186,9 @@ def _pick(
         and (origin is None or abs(_point(t)[0] - origin) <= band + 1e-9)
     ]
     if in_band:
-        best = min(in_band, key=lambda t: (last_played.get(t.path, -1), distance(t), t.path))
-        return best, f"least recently played of {len(in_band)} within {band:.2f} of the target"
+        ranked = sorted(in_band, key=lambda t: (last_played.get(t.path, -1), distance(t), t.path))
+        best, how = prefer(ranked) if prefer else (ranked[0], "least recently played")
+        return best, f"{how} of {len(in_band)} within {band:.2f} of the target"
     best = min(pool, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
     return best, f"the nearest, as none is within {band:.2f} of the target"
 
