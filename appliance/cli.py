@@ -88,8 +88,8 @@ def configure_logging(verbose: int, command: str) -> None:
         level = logging.DEBUG
     elif verbose == 1 or command in _INFO_BY_DEFAULT:
         level = logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(level)  # also when handlers exist already (tests)
     if not verbose:
         warnings.filterwarnings("ignore", module="gpiozero")
 

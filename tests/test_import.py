@@ -126,3 +126,24 @@ def test_normalise_title(title: str, expected: str) -> None:
 )
 def test_split_artists(artists: str, expected: set[str]) -> None:
     assert split_artists(artists) == expected
+
+
+def test_semicolons_and_decimal_commas_are_read(library: Library, tmp_path: Path) -> None:
+    path = tmp_path / "liked.csv"
+    path.write_text("Track Name;Artist Name(s);Valence;Energy\n"
+                    "Hey Jude;The Beatles;0,72;0,41\n", encoding="utf-8")
+    report = library.import_csv(path)
+    assert [(m.row.title, m.row.valence, m.row.energy) for m in report.matched] == [
+        ("Hey Jude", 0.72, 0.41)]
+
+
+def test_a_latin_1_file_is_named_as_such(library: Library, tmp_path: Path) -> None:
+    path = tmp_path / "liked.csv"
+    rows = "".join(f"Song {n},Someone,0.5,0.5\n" for n in range(2000))
+    path.write_bytes(("Track Name,Artist Name(s),Valence,Energy\n" + rows
+                      + "Déjà Vu,Beyoncé,0.5,0.5\n").encode("latin-1"))
+    with pytest.raises(LibraryError) as failed:
+        library.import_csv(path)
+    message = str(failed.value)
+    assert "not UTF-8 (byte 0xe9 on line 2002)" in message
+    assert "Latin-1" in message and "save it again as CSV UTF-8" in message

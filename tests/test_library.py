@@ -163,8 +163,11 @@ def test_set_tags_wins_over_file_tags_and_survives_rescans(
     assert library.get(path) == Track(str(path), "Sad Song", "Blue", track.duration_s, 0.45, 0.6)
     with pytest.raises(LibraryError, match="valence must be between 0 and 1"):
         library.set_tags(path, 1.5, 0.1)
-    with pytest.raises(LibraryError, match="not in the library"):
+    with pytest.raises(LibraryError, match="no such file"):
         library.set_tags(music / "nope.wav", 0.5, 0.5)
+    (music / "new.wav").write_bytes(b"")  # there, but not scanned yet
+    with pytest.raises(LibraryError, match="not in the library"):
+        library.set_tags(music / "new.wav", 0.5, 0.5)
 
 
 def test_relative_paths_are_looked_up_absolute(

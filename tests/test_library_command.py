@@ -89,7 +89,7 @@ def test_set_refuses_bad_input(config: Path, capsys: pytest.CaptureFixture[str])
     assert code == 2 and "give --valence and/or --energy" in err
     code, _, err = run(capsys, "library", "set", "nope.wav", "--valence", "0.5",
                        "--config", str(config))
-    assert code == 1 and "not in the library; run `moodbox library scan` first" in err
+    assert code == 1 and "nope.wav: no such file" in err
 
 
 def test_import_reports_matched_ambiguous_and_unmatched(
@@ -129,3 +129,59 @@ def test_failures_exit_non_zero_with_one_line(
         main(["library", "list", "--config", str(bad)])
     assert caught.value.code == 2
     assert "did you mean library.music_dir?" in capsys.readouterr().err
+
+
+def test_scan_of_a_missing_folder_creates_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "moodbox.toml"
+    path.write_text('[library]\nmusic_dir = "nowhere"\ndatabase = "state/library.sqlite3"\n')
+    code, _out, err = run(capsys, "library", "scan", "--config", str(path))
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"moodbox: {tmp_path / 'nowhere'}: music folder not found or not readable "
+        "(library.music_dir)"]
+    assert not (tmp_path / "state").exists()
+
+
+def test_set_on_a_missing_file_says_it_is_missing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "library", "scan", "--config", str(config))
+    gone = tmp_path / "music" / "gone.mp3"
+    code, _out, err = run(capsys, "library", "set", str(gone), "--valence", "0.5",
+                         "--config", str(config))
+    assert code == 1
+    assert err.strip() == f"moodbox: {gone}: no such file"
+
+
+def test_warnings_during_a_scan_start_on_their_own_line(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from appliance.commands.library import ProgressLine
+
+    progress = ProgressLine()
+    handler = logging.StreamHandler()  # sys.stderr as captured now
+    handler.addFilter(progress)
+    log = logging.getLogger("test.progress")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        progress(1, 4, "a.mp3")
+        log.warning("something odd")
+        progress(4, 4, "d.mp3")
+        progress.end()
+    finally:
+        log.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "\r  1/4 files (25%)\nsomething odd\n\r  4/4 files (100%)\n" in err
+
+
+def test_each_unreadable_file_is_reported_once(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "library", "scan", "--config", str(config))
+    assert code == 0
+    assert (out + err).count("broken.flac") == 1

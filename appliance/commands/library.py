@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 from appliance.commands import add_config_argument, config_from_args
 from appliance.config import Config
 from appliance.errors import LibraryError
-from appliance.music.library import Library, ScanReport
+from appliance.music.library import Library, ScanReport, shown
 from appliance.music.matching import ImportReport
 from appliance.music.tags import write_tags
 
@@ -54,6 +56,12 @@ def _unit(text: str) -> float:
 def _run(func: Any, args: argparse.Namespace) -> int:
     """Open the configured library, run ``func(library, config, args)``, report failures."""
     config = config_from_args(args)
+    music_dir = config.library.music_dir
+    if func is _scan and not (music_dir.is_dir() and os.access(music_dir, os.R_OK | os.X_OK)):
+        # Checked before the database is opened, so a failed scan leaves no empty one behind.
+        print(f"moodbox: {music_dir}: music folder not found or not readable "
+              "(library.music_dir)", file=sys.stderr)
+        return EXIT_FAILED
     try:
         with Library(config.library.database) as library:
             return int(func(library, config, args))
@@ -62,20 +70,50 @@ def _run(func: Any, args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+class ProgressLine(logging.Filter):
+    """A progress line redrawn in place on stderr, ended before any log line is printed.
+
+    Installed as a filter on the root logger's handlers, so a warning during the scan starts
+    on a line of its own instead of being glued to the progress text.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = False
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        now = time.monotonic()
+        if done == total or now - self._last >= 0.5:  # twice a second is plenty
+            self._last = now
+            print(f"\r  {done}/{total} files ({done / total:.0%})", end="", file=sys.stderr,
+                  flush=True)
+            self.open = True
+
+    def end(self) -> None:
+        """Finish the line if one is open."""
+        if self.open:
+            print(file=sys.stderr, flush=True)
+            self.open = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.end()
+        return True
+
+
 def _scan(library: Library, config: Config, args: argparse.Namespace) -> int:
     music_dir = config.library.music_dir
     print(f"scanning {music_dir} into {library.database}", file=sys.stderr)
-    last = [0.0]
-
-    def progress(done: int, total: int, path: str) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] >= 0.5:  # twice a second is plenty for a terminal
-            last[0] = now
-            print(f"\r  {done}/{total} files ({done / total:.0%})", end="", file=sys.stderr)
-
-    report = library.scan(music_dir, progress)
-    if report.found:
-        print(file=sys.stderr)
+    progress = ProgressLine()
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
+        handler.addFilter(progress)
+    try:
+        report = library.scan(music_dir, progress)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(progress)
+        progress.end()
     _print_scan(report)
     return 0
 
@@ -86,7 +124,7 @@ def _print_scan(report: ScanReport) -> None:
     if report.unreadable:
         print(f"{len(report.unreadable)} unreadable (recorded and skipped):")
         for path, why in report.unreadable:
-            print(f"  {path}: {why}")
+            print(f"  {shown(path)}: {why}")
     for problem in report.folder_problems:
         print(f"  folder: {problem}")
 
@@ -95,7 +133,7 @@ def _list(library: Library, config: Config, args: argparse.Namespace) -> int:
     if args.unplayable:
         rows = library.unplayable()
         for path, why in rows:
-            print(f"{path}: {why}")
+            print(f"{shown(path)}: {why}")
         print(f"{len(rows)} unplayable files", file=sys.stderr)
         return 0
     tracks = library.tracks()
@@ -105,7 +143,7 @@ def _list(library: Library, config: Config, args: argparse.Namespace) -> int:
         energy = "-" if t.energy is None else f"{t.energy:.2f}"
         minutes, seconds = divmod(round(t.duration_s), 60)
         print(f"{valence:>7} {energy:>6} {minutes:4d}:{seconds:02d}  "
-              f"{t.artist or '?'} - {t.title}  ({t.path})")
+              f"{t.artist or '?'} - {t.title}  ({shown(t.path)})")
     untagged = sum(t.valence is None for t in tracks)
     print(f"{len(tracks)} playable tracks, {untagged} without valence "
           "(the rules take those as 0.5)", file=sys.stderr)
@@ -119,7 +157,7 @@ def _set(library: Library, config: Config, args: argparse.Namespace) -> int:
     track = library.set_tags(args.path, args.valence, args.energy)
     if args.write:
         write_tags(Path(track.path), valence=args.valence, energy=args.energy)
-    print(f"{track.path}: valence {track.valence}, energy {track.energy}"
+    print(f"{shown(track.path)}: valence {track.valence}, energy {track.energy}"
           + (" (written into the file too)" if args.write else ""))
     return 0
 
@@ -134,11 +172,11 @@ def _print_import(report: ImportReport) -> None:
     verb = "set" if report.applied else "would be set (dry run)"
     print(f"{len(report.matched)} matched: valence and energy {verb}")
     for match in report.matched:
-        print(f"  {match.row.describe()} -> {match.path} "
+        print(f"  {match.row.describe()} -> {shown(match.path)} "
               f"(valence {match.row.valence:.2f}, energy {match.row.energy:.2f})")
     print(f"{len(report.ambiguous)} ambiguous (several files fit; use `library set`):")
     for row, paths in report.ambiguous:
-        print(f"  {row.describe()} -> {', '.join(paths)}")
+        print(f"  {row.describe()} -> {', '.join(shown(p) for p in paths)}")
     print(f"{len(report.unmatched)} unmatched (no local file with that artist and title):")
     for row in report.unmatched:
         print(f"  {row.describe()}")

@@ -127,7 +127,8 @@ class EventLog:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Line-buffered: each record is on disk as soon as it is written (for tail -f).
-            self._file = path.open("a", encoding="utf-8", buffering=1)
+            # backslashreplace: a non-UTF-8 file name's surrogates become JSON \u escapes.
+            self._file = path.open("a", encoding="utf-8", buffering=1, errors="backslashreplace")
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(record)`` for every record emitted from now on."""

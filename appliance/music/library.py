@@ -4,6 +4,10 @@ A scan walks the folder (symlinks followed, loops and unreadable folders noted a
 re-reads only files whose size or mtime changed, records unreadable files with the reason
 (never fatal), and drops rows of files that are gone. Valence and energy set by hand or by a
 CSV import live in their own table, so they win over the files' tags and survive rescans.
+
+A file name that is not valid UTF-8 (old rips, FAT USB sticks) reaches Python as a str with
+surrogate escapes; it is stored as its raw bytes (a BLOB in the path column), so it comes
+back as the same str and plays; ``shown()`` gives a printable form for reports.
 """
 
 from __future__ import annotations
@@ -115,25 +119,25 @@ class Library:
         """Every playable track, by path."""
         with self._db("cannot read the library") as db:
             rows = db.execute(_SELECT + " WHERE t.unplayable IS NULL ORDER BY t.path").fetchall()
-        return [Track(*row) for row in rows]
+        return sorted((_track(row) for row in rows), key=lambda t: t.path)
 
     def get(self, path: str | Path) -> Track | None:
         """The track at ``path`` (playable or not), or ``None`` when it is not in the library."""
         with self._db("cannot read the library") as db:
-            row = db.execute(_SELECT + " WHERE t.path = ?", (_key(path),)).fetchone()
-        return Track(*row) if row else None
+            row = db.execute(_SELECT + " WHERE t.path = ?", (_to_db(_key(path)),)).fetchone()
+        return _track(row) if row else None
 
     def unplayable(self) -> list[tuple[str, str]]:
         """``(path, reason)`` of every file recorded as unreadable or unplayable."""
         with self._db("cannot read the library") as db:
-            sql = "SELECT path, unplayable FROM tracks WHERE unplayable IS NOT NULL ORDER BY path"
-            return [(str(p), str(why)) for p, why in db.execute(sql)]
+            sql = "SELECT path, unplayable FROM tracks WHERE unplayable IS NOT NULL"
+            return sorted((_from_db(p), str(why)) for p, why in db.execute(sql))
 
     def mark_unplayable(self, path: str | Path, why: str) -> None:
         """Leave ``path`` out of ``tracks()`` until the file changes (e.g. VLC failed on it)."""
         with self._db("cannot update the library") as db, db:
             sql = "UPDATE tracks SET unplayable = ? WHERE path = ?"
-            cursor = db.execute(sql, (why, _key(path)))
+            cursor = db.execute(sql, (why, _to_db(_key(path))))
         if cursor.rowcount == 0:
             log.warning("%s: not in the library, cannot mark it unplayable", path)
         else:
@@ -151,6 +155,8 @@ class Library:
             if value is not None and not 0.0 <= value <= 1.0:
                 raise LibraryError(f"{name} must be between 0 and 1, not {value}")
         track = self.get(path)
+        if track is None and not os.path.exists(path):
+            raise LibraryError(f"{path}: no such file")
         if track is None:
             raise LibraryError(f"{path}: not in the library; run `moodbox library scan` first")
         self._write_overrides([(track.path, valence, energy)])
@@ -170,7 +176,8 @@ class Library:
         """
         rows, invalid = read_exportify(Path(path))
         with self._db("cannot read the library") as db:
-            known = db.execute("SELECT path, title, artist FROM tracks").fetchall()
+            known = [(_from_db(p), t, a)
+                     for p, t, a in db.execute("SELECT path, title, artist FROM tracks")]
         matched, ambiguous, unmatched = match_rows(rows, known)
         if not dry_run:
             self._write_overrides([(m.path, m.row.valence, m.row.energy) for m in matched])
@@ -194,11 +201,12 @@ class Library:
         folder_problems: list[str] = []
         files = sorted(str(p) for p in find_audio(root, folder_problems))
         with self._db("cannot read the library") as db:
-            known = {p: (s, m) for p, s, m in db.execute("SELECT path, size, mtime_ns FROM tracks")}
+            known = {_from_db(p): (s, m)
+                     for p, s, m in db.execute("SELECT path, size, mtime_ns FROM tracks")}
         counts, unreadable = self._update(files, known, progress)
         gone = sorted(set(known) - set(files))
         with self._db("cannot update the library") as db, db:
-            db.executemany("DELETE FROM tracks WHERE path = ?", [(p,) for p in gone])
+            db.executemany("DELETE FROM tracks WHERE path = ?", [(_to_db(p),) for p in gone])
         report = ScanReport(len(files), counts[0], counts[1], counts[2], len(gone),
                             tuple(unreadable), tuple(folder_problems), time.monotonic() - started)
         log.info("scan %s: %d files, %d added, %d updated, %d removed, %d unreadable in %.1f s",
@@ -217,7 +225,7 @@ class Library:
                 counts[2] += 1
             else:
                 counts[0 if path not in known else 1] += 1
-                batch.append(row)
+                batch.append((_to_db(path), *row[1:]))
                 if row[-1] is not None:
                     unreadable.append((path, str(row[-1])))
             if len(batch) >= _BATCH or (done == len(files) and batch):
@@ -233,7 +241,7 @@ class Library:
                  valence = COALESCE(excluded.valence, valence),
                  energy = COALESCE(excluded.energy, energy)"""
         with self._db("cannot update the library") as db, db:
-            db.executemany(sql, rows)
+            db.executemany(sql, [(_to_db(p), *rest) for p, *rest in rows])
 
     @contextmanager
     def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -258,21 +266,46 @@ def _key(path: str | Path) -> str:
     return os.path.abspath(os.path.expanduser(str(path)))
 
 
+def _to_db(path: str) -> str | bytes:
+    """``path`` as stored: text, or its raw bytes when the name is not valid UTF-8."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes: SQLite text must be UTF-8
+        return os.fsencode(path)
+    return path
+
+
+def _from_db(value: str | bytes) -> str:
+    """A stored path back as the str that ``os`` functions and VLC take."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _track(row: tuple[object, ...]) -> Track:
+    return Track(_from_db(row[0]), *row[1:])  # type: ignore[arg-type, misc]
+
+
+def shown(path: str) -> str:
+    """``path`` printable on any terminal: bytes that are not UTF-8 appear as ``\\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _read_row(path: str, known: tuple[int, int] | None) -> tuple[object, ...] | None:
     """A ``tracks`` row for ``path``, or ``None`` when it is unchanged since the last scan."""
     try:
         stat = os.stat(path)
         size, mtime = stat.st_size, stat.st_mtime_ns
     except OSError as exc:  # e.g. a dangling symlink: recorded once, not again each scan
-        failed = (path, -1, 0, Path(path).stem, "", 0.0, None, None, f"cannot open: {exc.strerror}")
+        failed = (path, -1, 0, shown(Path(path).stem), "", 0.0, None, None,
+                  f"cannot open: {exc.strerror}")
         return None if known == (-1, 0) else failed
     if known == (size, mtime):
         return None
     try:
         info = read_tags(Path(path))
     except LibraryError as exc:
-        log.warning("%s", exc)
+        log.info("%s", exc)  # the scan's report lists it; INFO keeps it once on a terminal
         why = str(exc).removeprefix(f"{path}: ")
-        return (path, size, mtime, Path(path).stem, "", 0.0, None, None, why)
-    return (path, size, mtime, info.title, info.artist, info.duration_s, info.valence,
-            info.energy, None)
+        return (path, size, mtime, shown(Path(path).stem), "", 0.0, None, None, why)
+    # A title taken from a non-UTF-8 file name is made printable (STATUS=, state file).
+    return (path, size, mtime, shown(info.title), shown(info.artist), info.duration_s,
+            info.valence, info.energy, None)

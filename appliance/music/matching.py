@@ -95,15 +95,35 @@ def read_exportify(path: Path) -> tuple[list[CsvRow], list[str]]:
     """
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
+            header = handle.readline()
+            handle.seek(0)
+            # Exportify writes commas; spreadsheets in many locales save with semicolons.
+            delimiter = ";" if header.count(";") > header.count(",") else ","
+            reader = csv.DictReader(handle, delimiter=delimiter)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise LibraryError(
                     f"{path}: not an Exportify CSV: missing column(s) {', '.join(missing)}"
                 )
             return _parse_rows(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise LibraryError(_encoding_problem(path, exc)) from exc
+    except (OSError, csv.Error) as exc:
         raise LibraryError(f"{path}: cannot read the CSV: {exc}") from exc
+
+
+def _encoding_problem(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where the file stops being UTF-8, and what it probably is instead."""
+    data = path.read_bytes()  # the decoder's error covers only the chunk it was reading
+    try:
+        data.decode("utf-8-sig")
+        start = 0
+    except UnicodeDecodeError as whole:
+        start = whole.start
+    line = data.count(b"\n", 0, start) + 1
+    byte = data[start : start + 1].hex() or exc.object[exc.start : exc.start + 1].hex()
+    return (f"{path}: not UTF-8 (byte 0x{byte} on line {line}): probably Latin-1 or "
+            "Windows-1252 from a spreadsheet; save it again as CSV UTF-8")
 
 
 def _parse_rows(reader: csv.DictReader[str]) -> tuple[list[CsvRow], list[str]]:
@@ -112,7 +132,9 @@ def _parse_rows(reader: csv.DictReader[str]) -> tuple[list[CsvRow], list[str]]:
         line = reader.line_num
         title, artists = (record.get(c) or "" for c in COLUMNS[:2])
         try:
-            valence, energy = (float(record.get(c) or "nan") for c in COLUMNS[2:])
+            # A decimal comma ("0,72") comes with semicolon-separated files.
+            valence, energy = (float((record.get(c) or "nan").replace(",", "."))
+                               for c in COLUMNS[2:])
         except ValueError:
             valence = energy = float("nan")
         if not (title.strip() and artists.strip()):

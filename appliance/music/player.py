@@ -100,7 +100,8 @@ class VlcPlayer:
 
     def prepare(self, path: str) -> None:
         """Open and parse the next track ahead of time so that ``play`` starts it at once."""
-        media = self._instance.media_new_path(path)
+        # As bytes: a file name that is not valid UTF-8 cannot be encoded as text for VLC.
+        media = self._instance.media_new_path(os.fsencode(path))
         media.parse_with_options(vlc.MediaParseFlag.local, 2000)
         self._prepared = (path, media)
 
@@ -113,7 +114,7 @@ class VlcPlayer:
         prepared, self._prepared = self._prepared, None
         media = prepared[1] if prepared and prepared[0] == path else None
         if media is None:
-            media = self._instance.media_new_path(path)
+            media = self._instance.media_new_path(os.fsencode(path))
         self._token += 1
         token = self._token
         handler = _media_handler(self._post, token)
