@@ -281,7 +281,7 @@ def _from_db(value: str | bytes) -> str:
 
 
 def _track(row: tuple[object, ...]) -> Track:
-    return Track(_from_db(row[0]), *row[1:])  # type: ignore[arg-type, misc]
+    return Track(_from_db(row[0]), *row[1:])  # type: ignore[arg-type]
 
 
 def shown(path: str) -> str:
