@@ -7,6 +7,7 @@ original Kaggle ``fer2013.csv`` (columns ``emotion``, ``pixels``, ``Usage``). Ne
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,10 @@ LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # disgust, fear, contempt, unknown, NF): contempt, unknown and NF have no FER2013 class.
 _FERPLUS_TO_FER = (4, 5, 6, 1, 3, 2, 0)
 SPLITS = ("Training", "PublicTest", "PrivateTest")
+#: The share of Training held out for choosing epochs, seeds and recipes, and its fixed seed:
+#: every training run, whatever its own seed, is chosen on the same faces.
+VAL_FRACTION = 0.1
+VAL_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,87 @@ def _load_csv(path: Path, split: str) -> Split:
             labels.append(int(row["emotion"]))
     stack = np.stack(images) if images else np.zeros((0, 48, 48), np.uint8)
     return Split(stack, np.array(labels, dtype=np.int64), None)
+
+
+def take(split: Split, rows: np.ndarray) -> Split:
+    """The given rows (indices or a boolean mask) of a split."""
+    votes = None if split.votes is None else split.votes[rows]
+    return Split(split.images[rows], split.labels[rows], votes)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Training cut for honest model selection.
+
+    Attributes:
+        train: the faces to train on.
+        val: the held-out faces to choose epochs, seeds and recipes on.
+        copies_removed: Training faces dropped first because their pixels are identical to a
+            PublicTest face (they would otherwise sit in ``train`` or ``val``).
+    """
+
+    train: Split
+    val: Split
+    copies_removed: int
+
+
+def pixel_keys(images: np.ndarray) -> list[bytes]:
+    """A digest of each image's pixels: equal keys mean identical pictures."""
+    return [hashlib.blake2b(np.ascontiguousarray(img).tobytes(), digest_size=16).digest()
+            for img in images]
+
+
+def copies_of(images: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Boolean mask of the ``images`` whose pixels are identical to one of ``others``."""
+    seen = set(pixel_keys(others))
+    return np.array([key in seen for key in pixel_keys(images)], dtype=bool)
+
+
+def split_validation(train: Split, test_images: np.ndarray, fraction: float = VAL_FRACTION,
+                     seed: int = VAL_SEED) -> Selection:
+    """Drops Training copies of test faces, then holds out a stratified share for validation.
+
+    Identical pictures within Training form one group that goes wholly to one side, so no
+    validation face has a copy in the training part. Per class (a group's class is its first
+    row's label), groups are ranked by a seeded hash of their pixels and taken in that order
+    until the class's share is reached: the split depends only on the pixels, labels, fraction
+    and seed, not on the order of the rows.
+
+    Raises:
+        ValueError: ``fraction`` is not between 0 and 1.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be between 0 and 1, got {fraction}")
+    copies = copies_of(train.images, test_images)
+    kept = take(train, ~copies)
+    keys = pixel_keys(kept.images)
+    first: dict[bytes, int] = {}
+    for row, key in enumerate(keys):
+        first.setdefault(key, row)
+    group_rows: dict[bytes, list[int]] = {key: [] for key in first}
+    for row, key in enumerate(keys):
+        group_rows[key].append(row)
+    salt = seed.to_bytes(8, "little", signed=True)
+    rank = {key: hashlib.blake2b(salt + key, digest_size=8).digest() for key in first}
+    in_val = np.zeros(len(keys), dtype=bool)
+    for label in range(len(LABELS)):
+        groups = sorted((key for key, row in first.items() if kept.labels[row] == label),
+                        key=rank.__getitem__)
+        quota = round(fraction * sum(len(group_rows[k]) for k in groups))
+        taken = 0
+        for key in groups:
+            if taken >= quota:
+                break
+            in_val[group_rows[key]] = True
+            taken += len(group_rows[key])
+    return Selection(take(kept, ~in_val), take(kept, in_val), int(copies.sum()))
+
+
+def load_selection(path: Path, fraction: float = VAL_FRACTION,
+                   seed: int = VAL_SEED) -> Selection:
+    """Training of ``path`` split by :func:`split_validation` against its PublicTest."""
+    return split_validation(load_split(path, "Training"), load_split(path, "PublicTest").images,
+                            fraction, seed)
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray, classes: int = 7) -> np.ndarray:
