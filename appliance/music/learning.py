@@ -21,12 +21,13 @@ the rules' own order), with a little exploration of the least known ones.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from appliance.config_schema import LearningConfig
 from appliance.music.library import Track
+from appliance.music.rules import Prefer
 
 #: Learned lift (valence) that one place in the rules' own order is worth at weight 1:
 #: a track 0.05 better than the least recently played one wins over variety.
@@ -35,9 +36,6 @@ VARIETY = 0.05
 MIN_FIT = 10
 _NEUTRAL = 0.5
 K = TypeVar("K")
-
-#: Chooses among the band's tracks (rules' order, best first): the track and how it was picked.
-Prefer = Callable[[Sequence[Track]], tuple[Track, str]]
 
 
 @dataclass(frozen=True)
