@@ -42,11 +42,12 @@ runtime_extra() {
   case $arch in
     aarch64 | x86_64) ;;
     armv7l)
-      if ((minor > 11)); then
-        echo "no TFLite runtime for 32-bit ARM with Python $1: ai-edge-litert has no 32-bit" \
-          "ARM wheels and tflite-runtime stops at Python 3.11; install Raspberry Pi OS (64-bit)" >&2
-        return 1
-      fi ;;
+      # 32-bit Raspberry Pi OS is not supported: PyPI has no 32-bit ARM wheel of OpenCV (pip
+      # would compile it for hours, silently), and no TFLite runtime for 32-bit ARM with
+      # Python 3.12+ (ai-edge-litert has no 32-bit wheels; tflite-runtime stops at 3.11).
+      echo "32-bit ARM is not supported: no OpenCV wheel for it on PyPI and no TFLite runtime" \
+        "for Python $1 there; install Raspberry Pi OS (64-bit)" >&2
+      return 1 ;;
     *) echo "no TFLite runtime wheels for CPU $arch; use a 64-bit Raspberry Pi OS" >&2
        return 1 ;;
   esac
@@ -184,7 +185,10 @@ install_package() {  # $1 = extra, rest = constraint lines
   BUILD_DIR=$(mktemp -d)
   (cd "$CHECKOUT" && tar -c --exclude=__pycache__ appliance setup.cfg pyproject.toml \
      README.md) | tar -x -C "$BUILD_DIR"
+  # Wheels only for the compiled dependencies: a missing wheel fails at once with pip's
+  # reason instead of compiling OpenCV or numpy for hours.
   "$venv/bin/python" -m pip install -q --constraint "$ROOT/opt/moodbox/constraints.txt" \
+    --only-binary=opencv-python-headless,numpy,ai-edge-litert,tflite-runtime \
     "${BUILD_DIR}[$extra]"
   "$venv/bin/python" -m pip install -q --no-deps "$FACE_WHEEL"
   echo "$digest" >"$stamp"

@@ -211,3 +211,12 @@ def test_missing_database_fails_with_how_to_make_it(tmp_path: Path) -> None:
     (result,) = doctor.run_checks(config, [("database", doctor.check_database, "")])
     assert result.status == doctor.FAIL and "library scan" in result.fix
     assert not config.library.database.exists()
+
+
+def test_32_bit_python_is_refused_on_any_os(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    monkeypatch.setattr(doctor, "struct", types.SimpleNamespace(calcsize=lambda fmt: 4))
+    with pytest.raises(doctor.Problem, match="32-bit is not supported") as failed:
+        doctor.check_python(None)  # type: ignore[arg-type]
+    assert "64-bit" in failed.value.fix

@@ -38,7 +38,6 @@ def test_shellcheck_clean() -> None:
     ("python", "arch", "extra"),
     [
         ("3.11", "aarch64", "tflite"),   # Raspberry Pi OS Bookworm 64-bit
-        ("3.11", "armv7l", "tflite"),    # Bookworm 32-bit
         ("3.11", "x86_64", "tflite"),
         ("3.13", "aarch64", "litert"),   # Trixie 64-bit
         ("3.13", "x86_64", "litert"),
@@ -57,6 +56,7 @@ def test_runtime_extra(python: str, arch: str, extra: str) -> None:
     [
         ("3.13", "armv7l", ["32-bit ARM", "64-bit"]),   # Trixie 32-bit: no runtime at all
         ("3.12", "armv7l", ["32-bit ARM"]),
+        ("3.11", "armv7l", ["32-bit ARM", "no OpenCV wheel", "64-bit"]),  # Bookworm 32-bit
         ("3.10", "aarch64", ["too old"]),
         ("3.13", "riscv64", ["riscv64"]),
         ("2.7", "x86_64", ["not a Python 3"]),
@@ -87,6 +87,12 @@ def test_numpy_constraints(python: str, system_numpy: str, lines: list[str]) -> 
     done = call("numpy_constraints", python, system_numpy)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == lines
+
+
+def test_compiled_dependencies_come_as_wheels_only() -> None:
+    # No silent hours-long source build of OpenCV or numpy where PyPI has no wheel.
+    text = (ROOT / "scripts" / "install.sh").read_text()
+    assert "--only-binary=opencv-python-headless,numpy," in text
 
 
 def test_numpy_2_under_tflite_runtime_is_refused() -> None:

@@ -16,7 +16,6 @@ import platform
 import pwd
 import sqlite3
 import struct
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,8 +61,9 @@ def check_python(config: Config) -> Result:
     bits = struct.calcsize("P") * 8
     version = platform.python_version()
     detail = f"Python {version} ({bits}-bit) on {_os_name()}, {platform.machine()}"
-    if bits == 32 and sys.version_info >= (3, 12):
-        raise Problem(f"{detail}: no TFLite runtime exists for 32-bit Python 3.12 or newer",
+    if bits == 32:
+        raise Problem(f"{detail}: 32-bit is not supported (no OpenCV wheel for 32-bit ARM, "
+                      "no TFLite runtime for it with Python 3.12+)",
                       "install Raspberry Pi OS (64-bit)")
     return Result("python", OK, detail)
 
