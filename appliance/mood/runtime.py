@@ -11,10 +11,13 @@ An interpreter is not thread-safe; the daemon thread alone runs the models.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import sys
 import threading
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -120,8 +123,9 @@ def _build(path: Path, content: bytes, num_threads: int, exact: bool) -> Any:
         resolvers = sys.modules[cls.__module__].OpResolverType
         options["experimental_op_resolver_type"] = resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        interpreter = cls(model_content=content, num_threads=num_threads, **options)
-        interpreter.allocate_tensors()
+        with _quiet_native_stderr():
+            interpreter = cls(model_content=content, num_threads=num_threads, **options)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         # The runtimes raise ValueError for a bad flatbuffer and RuntimeError for ops they
         # do not know (e.g. a model converted by a newer TensorFlow than tflite-runtime 2.14).
@@ -130,6 +134,32 @@ def _build(path: Path, content: bytes, num_threads: int, exact: bool) -> Any:
     log.debug("loaded %s (%d bytes, %d thread(s), exact=%s)", path, len(content), num_threads,
               exact)
     return interpreter
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence the runtime's own C++ lines ("INFO: Created TensorFlow Lite XNNPACK delegate
+    for CPU.") unless DEBUG logging is on (-vv): they go straight to file descriptor 2.
+
+    Errors still arrive as Python exceptions. Anything another thread writes to stderr in
+    these few milliseconds is lost too, which is why the window is only the build.
+    """
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, closed)
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def flatbuffer_problem(content: bytes) -> str:

@@ -1,0 +1,38 @@
+"""The TFLite runtime's own stderr lines are hidden unless DEBUG logging (-vv) is on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.runtime
+
+MODEL = Path(__file__).resolve().parents[1] / "models" / "emotion.tflite"
+SCRIPT = """
+import logging, sys
+if sys.argv[1] == "debug":
+    logging.basicConfig(level=logging.DEBUG)
+from appliance.mood import runtime
+runtime.load_interpreter(sys.argv[2], exact=False)
+print("still writes to stderr", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("level", "shown"), [("quiet", False), ("debug", True)])
+def test_xnnpack_line_only_at_debug(level: str, shown: bool) -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT, level, str(MODEL)],
+                          capture_output=True, text=True, check=True)
+    assert "still writes to stderr" in done.stderr
+    if not shown:
+        assert "XNNPACK" not in done.stderr, done.stderr
+    elif "ai-edge-litert" in _runtime():  # tflite-runtime 2.14 does not print the line
+        assert "XNNPACK" in done.stderr, done.stderr
+
+
+def _runtime() -> str:
+    from appliance.mood import runtime
+
+    return runtime.runtime_name()
