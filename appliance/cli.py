@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "run": "run the appliance (the service does this; stop it first)",
     "demo": "try Moodbox on this computer: generated music, sample photos, no Pi needed",
     "status": "show what the running box plays, its last mood check and the next one",
+    "history": "list the stored plays and mood checks, or erase them for good",
+    "report": "draw the mood history and the songs that help on one PNG page",
 }
 #: Subcommands whose INFO lines are the point (the service's journal): shown without -v.
 _INFO_BY_DEFAULT = frozenset({"run"})
