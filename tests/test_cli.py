@@ -86,3 +86,13 @@ def test_gpiozero_warnings_hidden_without_verbose(root_logging: logging.Logger, 
         warnings.warn_explicit(PinFactoryFallback("Falling back from lgpio"), PinFactoryFallback,
                                "devices.py", 1, module="gpiozero.devices")
     assert caught == []
+
+
+def test_demo_on_a_file_says_one_line(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    assert main(["demo", "--folder", str(not_a_folder), "--seconds", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"moodbox demo: cannot use {not_a_folder} for the demo library: "
+                   "Not a directory; give --folder a writable folder"]

@@ -80,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:  # the printed events say it all; keep warnings
         logging.getLogger().setLevel(logging.WARNING)
     folder = args.folder or demo_folder()
-    tracks = make_music(folder / "music")
-    photos = copy_photos(folder / "photos")
+    try:
+        tracks = make_music(folder / "music")
+        photos = copy_photos(folder / "photos")
+    except OSError as exc:  # a file, or a folder we may not write: one line, no traceback
+        print(f"moodbox demo: cannot use {folder} for the demo library: "
+              f"{exc.strerror or exc}; give --folder a writable folder", file=sys.stderr)
+        return 1
     output = args.output or default_output()
     config = demo_config(config_from_args(args), folder, args.camera, output)
     print(f"Moodbox demo: {len(tracks)} pieces in {folder / 'music'}")
