@@ -109,3 +109,24 @@ def test_report_of_30_days(config_file: Path, tmp_path: Path,
     out = capsys.readouterr().out
     assert n > 7000 and "lift" in out and png.stat().st_size > 10_000
     assert seconds < 10  # 3 s is the target on an idle machine; a shared one is slower
+
+
+def test_library_list_shows_learned_lift_and_plays(config_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from audiofiles import make_track
+
+    make_track(tmp_path / "song.wav", "Song", "Band", 0.6, 0.5)
+    assert main(["library", "scan", "--config", str(config_file)]) == 0
+    config = parse_config({})
+    sad = MoodReading("sad", 0.9, {"sad": 1.0}, 1, 5)
+    happy = MoodReading("happy", 0.9, {"happy": 1.0}, 1, 5)
+    track = Track(str(tmp_path / "song.wav"), "Song", "Band", 1.0, 0.6, 0.5)
+    with History(tmp_path / "db.sqlite3", config.history, config.mood.circumplex) as h:
+        for i in range(3):
+            check = h.record_check(sad, "end", at=1000.0 * i)
+            play = h.start_play(track, h.record_choice(track.path, "r", check, at=1000.0 * i))
+            h.record_check(happy, "end", play, at=1000.0 * i + 500)
+    capsys.readouterr()
+    assert main(["library", "list", "--config", str(config_file)]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert float(row[3]) > 0.1 and row[4] == "3.0"

@@ -13,6 +13,8 @@ from typing import Any
 from appliance.commands import add_config_argument, config_from_args
 from appliance.config import Config
 from appliance.errors import LibraryError
+from appliance.music.history import History
+from appliance.music.learning import Learned, learn
 from appliance.music.library import Library, ScanReport, shown
 from appliance.music.matching import ImportReport
 from appliance.music.tags import write_tags
@@ -137,17 +139,26 @@ def _list(library: Library, config: Config, args: argparse.Namespace) -> int:
         print(f"{len(rows)} unplayable files", file=sys.stderr)
         return 0
     tracks = library.tracks()
-    print("valence energy  length  artist - title  (path)")
+    learned = _learned(config)
+    print("valence energy  length   lift plays  artist - title  (path)")
     for t in tracks:
         valence = "-" if t.valence is None else f"{t.valence:.2f}"
         energy = "-" if t.energy is None else f"{t.energy:.2f}"
         minutes, seconds = divmod(round(t.duration_s), 60)
-        print(f"{valence:>7} {energy:>6} {minutes:4d}:{seconds:02d}  "
-              f"{t.artist or '?'} - {t.title}  ({shown(t.path)})")
+        effect = learned.effect(t)  # never heard: its region's lift, 0 plays
+        print(f"{valence:>7} {energy:>6} {minutes:4d}:{seconds:02d}  {effect.lift:+.2f} "
+              f"{effect.plays:5.1f}  {t.artist or '?'} - {t.title}  ({shown(t.path)})")
     untagged = sum(t.valence is None for t in tracks)
     print(f"{len(tracks)} playable tracks, {untagged} without valence "
           "(the rules take those as 0.5)", file=sys.stderr)
     return 0
+
+
+def _learned(config: Config) -> Learned:
+    """What the history taught about each track (lift of mood valence, plays behind it)."""
+    with History(config.library.database, config.history, config.mood.circumplex) as history:
+        observations = history.observations()
+    return learn(observations, config.learning.prior_plays, config.learning.regions)
 
 
 def _set(library: Library, config: Config, args: argparse.Namespace) -> int:
