@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
+import logging
 import os
 import signal
 import sys
@@ -14,6 +16,8 @@ from appliance.commands import EXIT_CONFIG, add_config_argument, config_from_arg
 from appliance.daemon.events import EventLog
 from appliance.daemon.loop import Daemon
 
+log = logging.getLogger(__name__)
+
 
 def register(subparsers: Any) -> None:
     """Add the ``run`` subcommand."""
@@ -21,7 +25,9 @@ def register(subparsers: Any) -> None:
         "run",
         help="run the appliance: play music, check the mood near each track's end",
         description="Run the Moodbox daemon in the foreground until SIGTERM or Ctrl-C. "
-        "Normally started by systemd as the moodbox user.",
+        "Normally started by systemd as the moodbox user. The config is read at start; "
+        "SIGHUP is ignored (restart to apply changes). A second daemon on the same library "
+        "database is refused (exit 2).",
     )
     add_config_argument(parser)
     parser.add_argument(
@@ -52,12 +58,59 @@ def run(args: argparse.Namespace) -> int:
     return serve(Daemon(config, events))
 
 
+def lock_database(database: Path) -> int | None:
+    """Hold an exclusive lock beside ``database`` for this process's lifetime.
+
+    Returns:
+        The lock file's descriptor (kept open: the lock goes with the process), or ``None``
+        when another daemon holds it, after saying so on stderr.
+    """
+    path = database.with_name(database.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        print(f"moodbox: another Moodbox daemon (pid {holder}) is using {database}; stop it "
+              "first (sudo systemctl stop moodbox), or give this one another "
+              "library.database", file=sys.stderr)
+        return None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 def serve(daemon: Daemon) -> int:
     """Run ``daemon`` on its own thread until SIGTERM or SIGINT; returns its exit code.
 
     The signal handlers run on the main thread and only call ``daemon.stop()``, which posts an
-    event; the main thread otherwise just waits for the loop's thread to finish.
+    event; the main thread otherwise just waits for the loop's thread to finish. SIGHUP is
+    ignored with a log line (the config is read at start: restart to apply it), so a closed
+    terminal or a stray ``kill -HUP`` never ends the daemon without its cleanup. A second
+    daemon on the same library database is refused (exit 2).
     """
+    try:
+        lock = lock_database(daemon.config.library.database)
+    except OSError as exc:
+        print(f"moodbox: cannot lock {daemon.config.library.database}: {exc.strerror}",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    if lock is None:
+        return EXIT_CONFIG
+    try:
+        return _serve(daemon)
+    finally:
+        os.close(lock)
+
+
+def _on_hangup(number: int, frame: object) -> None:
+    log.warning("SIGHUP ignored: the configuration is read at start; restart to apply changes "
+                "(sudo systemctl restart moodbox)")
+
+
+def _serve(daemon: Daemon) -> int:
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(daemon.run()), name="moodbox-loop")
 
@@ -65,6 +118,7 @@ def serve(daemon: Daemon) -> int:
         daemon.stop(signal.Signals(number).name)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _on_hangup)
     try:
         thread.start()
         while thread.is_alive():
