@@ -110,5 +110,5 @@ def test_simulated_listener_runs_with_the_real_chooser() -> None:
     run = simulate_listener.simulate(3, scenario, config, learning=True)
     assert len(run.played) == 120 and len(run.planted) == 3
     summary = simulate_listener.evaluate(2, scenario, config)
-    assert 0 <= summary.top3_rate <= 1 and summary.share_plain > 0
+    assert 0 <= summary.top3_rate <= 1 and 0 <= summary.share_plain <= 1
     assert summary.null_max_lift < 0.2
