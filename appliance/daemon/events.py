@@ -14,6 +14,7 @@ Two kinds live here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -38,6 +39,7 @@ EVENT_NAMES = frozenset(
         "button",
         "skipped",
         "error",
+        "check_missed",
         "stopping",
     }
 )
@@ -154,17 +156,34 @@ class EventLog:
         with self._lock:
             log.info("%s", describe(record))
             if self._file is not None:
-                self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+                self._write(record)
             for listener in self._listeners:
                 listener(record)
         return record
 
+    def _write(self, record: Mapping[str, Any]) -> None:
+        """Append one line; a file that cannot be written (disk full, removed folder) is
+        reported once and dropped: the music matters more than the log."""
+        assert self._file is not None
+        try:
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
+            log.error("cannot write the events file: %s; going on without it", exc)
+            failed = {"t": record["t"], "event": "error", "component": "events",
+                      "message": f"cannot write the events file: {exc}; going on without it"}
+            for listener in self._listeners:
+                listener(failed)
+
     def close(self) -> None:
         """Close the events file; idempotent."""
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            file, self._file = self._file, None
+            if file is not None:
+                with contextlib.suppress(OSError):  # a full disk fails the last flush too
+                    file.close()
 
     def __enter__(self) -> EventLog:
         return self
@@ -214,6 +233,8 @@ def describe(record: Mapping[str, Any]) -> str:
         return f"error in {r.get('component')}: {r.get('message')}"
     if name == "button":
         return f"button {r.get('action')}"
+    if name == "check_missed":
+        return f"no mood check: {r.get('reason')}"
     if name in ("camera_on", "camera_off"):
         return "camera " + name.split("_")[1]
     extra = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k not in ("t", "event"))

@@ -6,8 +6,8 @@ model. Its own deadlines (the lead-window check, rescans, audio retries) are kep
 table and checked every time the loop wakes; the loop also wakes at least every half
 watchdog interval to ping systemd.
 
-Resources start in dependency order (state file, LED, library, button, player, mood check,
-scanner) and are closed in reverse in ``finally``, each through its idempotent ``close()``.
+Resources start in dependency order (state file, LED, library, button, player, mood-check
+runner, scanner) and are closed in reverse in ``finally``, each through its idempotent ``close()``.
 The music decisions themselves live in ``appliance.daemon.session``.
 """
 
@@ -16,22 +16,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from appliance.config import Config
 from appliance.daemon import systemd
-from appliance.daemon.events import (
-    ButtonHeld,
-    ButtonPressed,
-    EventLog,
-    LibraryScanned,
-    PlayerEvent,
-    Shutdown,
-    Timer,
-)
+from appliance.daemon.events import ButtonHeld, ButtonPressed, EventLog, Shutdown, Timer
+from appliance.daemon.moodchecks import ThreadCheckRunner
+from appliance.daemon.ports import Clock, SystemClock
 from appliance.daemon.report import Reporter
 from appliance.daemon.scanner import LibraryScanner
 from appliance.daemon.session import Session
@@ -62,11 +58,13 @@ class Daemon:
         config: the effective configuration.
         events: where decisions go; default: an ``EventLog`` on ``daemon.events``.
         caching_ms: VLC's file caching (tests use less, for short tracks).
+        clock: the clock of the loop's deadlines.
     """
 
     def __init__(self, config: Config, events: EventLog | None = None,
-                 caching_ms: int = DEFAULT_CACHING_MS) -> None:
+                 caching_ms: int = DEFAULT_CACHING_MS, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock or SystemClock()
         self.queue: queue.Queue[object] = queue.Queue()
         self.events = events if events is not None else EventLog(config.daemon.events)
         self.caching_ms = caching_ms
@@ -78,11 +76,8 @@ class Daemon:
         self._stop = threading.Event()
         self._stop_asked = time.monotonic()
         self._audio_wait = AUDIO_RETRY_S[0]
+        # The session adds its own handlers (button, player, checks, scans) at start.
         self._handlers: dict[type, Callable[[Any], None]] = {
-            ButtonPressed: self._on_press,
-            ButtonHeld: self._on_hold,
-            PlayerEvent: self._on_player,
-            LibraryScanned: self._on_scanned,
             Shutdown: self._on_shutdown,
             Timer: self._on_timer,
         }
@@ -112,7 +107,7 @@ class Daemon:
         if delay_s is None:
             self._timers.pop(name, None)
         else:
-            self._timers[name] = time.monotonic() + max(0.0, delay_s)
+            self._timers[name] = self.clock.monotonic() + max(0.0, delay_s)
 
     def run(self) -> int:
         """Start everything, serve events until stopped, close everything.
@@ -152,6 +147,7 @@ class Daemon:
         led = stack.enter_context(StatusLed(config.camera.led_pin, config.gpio.pin_factory))
         led.blink_slow()
         systemd.status("starting")
+        check_debug_dir(config.camera.debug_dir)
         library = stack.enter_context(Library(config.library.database))
         self.button = stack.enter_context(
             MoodButton(config.gpio.button_pin, config.gpio.hold_s,
@@ -161,10 +157,14 @@ class Daemon:
         player = stack.enter_context(
             VlcPlayer(self.post, config.audio.output, config.audio.device,
                       config.audio.volume, self.caching_ms))
+        runner = ThreadCheckRunner(config, led, self.post)
+        stack.callback(runner.close)
+        runner.load()
         report = Reporter(self.events, state, led)
-        self.session = session = Session(self, config, report, library, player)
-        stack.callback(session.close)  # the mood checker is loaded inside
-        session.load_checker()
+        self.session = session = Session(self, config, report, library, player, runner,
+                                         self.clock)
+        self._handlers.update(session.handlers())
+        session.start()
         scanner = LibraryScanner(library, config.library.music_dir, self.post)
         stack.callback(scanner.close)
         self._scanner = scanner
@@ -212,13 +212,13 @@ class Daemon:
     def _next_wait(self, ping_every: float | None) -> float:
         wait = _IDLE_WAIT_S
         if self._timers:
-            wait = min(wait, min(self._timers.values()) - time.monotonic())
+            wait = min(wait, min(self._timers.values()) - self.clock.monotonic())
         if ping_every is not None:
             wait = min(wait, ping_every)
         return max(0.0, wait)
 
     def _fire_due_timers(self) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         for name in [n for n, due in self._timers.items() if due <= now]:
             del self._timers[name]
             self._guarded(self._on_timer, Timer(name))
@@ -231,26 +231,6 @@ class Daemon:
             handler = self.session.timer_handler(event.name)
         if handler is not None:
             handler()
-
-    def _on_press(self, event: ButtonPressed) -> None:
-        self.events.emit("button", action="press")
-        if "audio" in self._timers:
-            self._try_audio()  # waiting for the sound card: a press says "try now"
-        elif self.session is not None:
-            self.session.check_now()
-
-    def _on_hold(self, event: ButtonHeld) -> None:
-        self.events.emit("button", action="hold")
-        if self.session is not None:
-            self.session.toggle_pause()
-
-    def _on_player(self, event: PlayerEvent) -> None:
-        if self.session is not None:
-            self.session.on_player(event)
-
-    def _on_scanned(self, event: LibraryScanned) -> None:
-        if self.session is not None:
-            self.session.on_scanned(event)
 
     def _on_shutdown(self, event: Shutdown) -> None:
         log.info("stopping: %s", event.reason)
@@ -289,3 +269,21 @@ class Daemon:
         if self.check_audio():
             assert self.session is not None
             self.session.audio_ready()
+
+
+def check_debug_dir(folder: Path | None) -> None:
+    """Refuse to start when ``camera.debug_dir`` is set but cannot be written (every reading
+    would otherwise be lost to a failed write).
+
+    Raises:
+        ConfigError: with one line naming the folder and the reason.
+    """
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError([f"camera.debug_dir = {str(folder)!r}: cannot write there "
+                           f"({exc.strerror or exc}); fix it, or set it to \"\""]) from exc

@@ -144,6 +144,12 @@ class VlcPlayer:
             self._player.audio_set_volume(round(self.volume * i / steps))
             time.sleep(_FADE_STEP_S)
 
+    def set_fade(self, fraction: float) -> None:
+        """One step of a fade driven by the daemon's timers: the volume becomes ``fraction``
+        (0..1) of the configured one; the next ``play`` restores it."""
+        self._faded = fraction < 1.0
+        self._player.audio_set_volume(round(self.volume * max(0.0, min(1.0, fraction))))
+
     def get_volume(self) -> int:
         """VLC's current volume (reads back only on alsa, pulse and amem; adummy says 0)."""
         return int(self._player.audio_get_volume())

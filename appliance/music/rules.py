@@ -6,15 +6,25 @@ strategy turns a decided reading into a target point on it:
 - ``match``: mood-congruent, the emotion's own point (``rules.moods``).
 - ``uplift``: the prototype's rule: sad or afraid go straight to high-valence, upbeat music
   (the ``happy`` target); any other emotion straight to its own ``rules.targets`` point.
-- ``iso``: the iso principle of music therapy: start near the current track and move toward
+- ``iso``: the iso principle of music therapy: start where the listener is and move toward
   the emotion's ``rules.targets`` point by at most ``rules.step`` per track, in valence and in
-  energy (the shipped targets for anger and fear have low energy, so those calm down). With
-  nothing playing yet it starts at the emotion's own point, meeting the mood first.
+  energy (the shipped targets for anger and fear have low energy, so those calm down). The
+  origin is the listener's own point (``rules.moods``), except on an axis where the current
+  track already lies on the way from that point to the target (or within a step past the
+  target, where the band lets the walk wander): there the walk goes on from the current
+  track. So a track far from the listener's mood does not hold the listener off.
 
 A reading that decides nothing ("no face", "unsure", or none at all) keeps the direction the
-last two tracks took. The chosen track is the least recently played one within ``rules.step``
-of the target (the band), else the nearest; tracks in the last ``rules.no_repeat`` are left out
-while others remain. Tracks without tags count as neutral (0.5) and the reason says so.
+last two tracks took; from ``DECAY_AFTER`` such readings in a row on, the music steps back
+toward the neutral target instead, so it never runs to the extremes.
+
+The band is every track within ``rules.step`` of the target (for iso also within a step of the
+origin: the step cap). The order of preference, and the reason line names which one applied:
+1. fresh in the band (not in the last ``rules.no_repeat``): the least recently played;
+2. recent but in the band: the least recently played of them;
+3. for iso, the nearest track within one step of the origin;
+4. the nearest track overall (fresh ones first).
+Tracks without tags count as neutral (0.5) and the reason says so.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from appliance.music.library import Track
 NEUTRAL = 0.5
 # Valence leads the choice; energy counts half as much when measuring distance.
 _ENERGY_WEIGHT = 0.5
+#: Undecided readings in a row after which the music drifts back toward neutral.
+DECAY_AFTER = 3
 #: Picks among the band's tracks, given best first in the rules' order: (track, how picked).
 Prefer = Callable[[Sequence[Track]], tuple[Track, str]]
 
@@ -53,6 +65,7 @@ def choose_next(
     history: Sequence[Track],
     rules: RulesConfig,
     prefer: Prefer | None = None,
+    undecided: int = 0,
 ) -> Choice:
     """Choose the track to play after ``current``.
 
@@ -62,79 +75,104 @@ def choose_next(
         library: the playable tracks.
         history: the tracks played so far, newest last (may include ``current``).
         rules: the ``[rules]`` config.
-        prefer: picks among the tracks within the band instead of the least recently played
-            one (e.g. ``appliance.music.learning.preference``); never sees tracks outside it.
+        prefer: picks among the fresh tracks within the band instead of the least recently
+            played one (e.g. ``appliance.music.learning.preference``); never sees others.
+        undecided: readings in a row, this one included, that decided nothing; from
+            ``DECAY_AFTER`` on the music drifts back toward the neutral target.
 
     Raises:
         LibraryError: ``library`` is empty.
     """
     if not library:
         raise LibraryError("no playable tracks to choose from; scan the music folder")
-    valence, energy, why = _target(reading, current, history, rules)
-    pool, repeat_note = _candidates(library, current, history, rules.no_repeat)
-    # iso also keeps the track itself within one step of the current track's valence.
-    stepping = rules.strategy == "iso" and reading is not None and reading.decided
-    origin = _point(current)[0] if stepping and current is not None else None
-    track, band_note = _pick(pool, (valence, energy), rules.step, history, origin, prefer)
+    origin: tuple[float, float] | None = None
+    if reading is not None and reading.decided and rules.strategy == "iso":
+        valence, energy, origin, why = _iso(reading, current, rules)
+    else:
+        valence, energy, why = _target(reading, current, history, rules, undecided)
+    track, band_note = _pick(library, current, (valence, energy), rules, history, origin, prefer)
     tv, te, untagged = _point(track)
     tagged = f"untagged, taken as neutral {_at(tv, te)}" if untagged else _at(tv, te)
-    reason = f"{why}; chose {_name(track)} ({tagged}), {band_note}{repeat_note}"
+    reason = f"{why}; chose {_name(track)} ({tagged}), {band_note}"
     return Choice(track, reason, valence, energy)
 
 
 def _target(
-    reading: MoodReading | None, current: Track | None, history: Sequence[Track], rules: RulesConfig
+    reading: MoodReading | None, current: Track | None, history: Sequence[Track],
+    rules: RulesConfig, undecided: int,
 ) -> tuple[float, float, str]:
-    """The target point and the first half of the reason."""
+    """The target point and the first half of the reason (all but iso's decided readings)."""
     if reading is None or not reading.decided:
-        return _keep_direction(reading, current, history, rules)
+        return _keep_direction(reading, current, history, rules, undecided)
     emotion = reading.emotion
     said = f"{rules.strategy}: {emotion} {reading.confidence:.0%}"
     if rules.strategy == "match":
         mood = rules.moods[emotion]
         return mood.valence, mood.energy, f"{said}: mood-congruent {_at(mood.valence, mood.energy)}"
-    if rules.strategy == "uplift":
-        lifted = emotion in ("sad", "fear")
-        goal = rules.targets["happy" if lifted else emotion]
-        how = "the happy target (high valence, upbeat)" if lifted else f"the {emotion} target"
-        why = f"{said}: straight to {how} {_at(goal.valence, goal.energy)}"
-        return goal.valence, goal.energy, why
-    return _iso(said, emotion, current, rules)
+    lifted = emotion in ("sad", "fear")
+    goal = rules.targets["happy" if lifted else emotion]
+    how = "the happy target (high valence, upbeat)" if lifted else f"the {emotion} target"
+    return goal.valence, goal.energy, f"{said}: straight to {how} {_at(goal.valence, goal.energy)}"
 
 
 def _iso(
-    said: str, emotion: str, current: Track | None, rules: RulesConfig
-) -> tuple[float, float, str]:
-    goal = rules.targets[emotion]
-    if current is None:
-        mood = rules.moods[emotion]
-        meet = f"{said}: nothing playing, meet the mood at {_at(mood.valence, mood.energy)}"
-        return mood.valence, mood.energy, meet
-    cv, ce, untagged = _point(current)
-    valence = _toward(cv, goal.valence, rules.step)
-    energy = _toward(ce, goal.energy, rules.step)
-    start = f"untagged {_at(cv, ce)}" if untagged else _at(cv, ce)
-    return valence, energy, (
-        f"{said}: from {start} one step (<= {rules.step:.2f}) toward "
-        f"{_at(goal.valence, goal.energy)} -> {_at(valence, energy)}"
-    )
+    reading: MoodReading, current: Track | None, rules: RulesConfig
+) -> tuple[float, float, tuple[float, float], str]:
+    """iso: the origin is the listener's mood point, or the current track where it already
+    lies on the way from that point to the target (per axis); the target is one step on."""
+    emotion = reading.emotion
+    mood, goal = rules.moods[emotion], rules.targets[emotion]
+    said = f"iso: {emotion} {reading.confidence:.0%}"
+    origin = (mood.valence, mood.energy)
+    where = f"the listener's {emotion} point {_at(*origin)}"
+    if current is not None:
+        cv, ce, _ = _point(current)
+        on_way = (_on_way(cv, mood.valence, goal.valence, rules.step),
+                  _on_way(ce, mood.energy, goal.energy, rules.step))
+        if any(on_way):
+            origin = (cv if on_way[0] else mood.valence, ce if on_way[1] else mood.energy)
+            where = f"the current track {_at(cv, ce)}, already on the way from the mood"
+            if not all(on_way):
+                where += f" (its {'energy' if on_way[0] else 'valence'} from the mood point)"
+    valence = _toward(origin[0], goal.valence, rules.step)
+    energy = _toward(origin[1], goal.energy, rules.step)
+    return valence, energy, origin, (
+        f"{said}: from {where} one step (<= {rules.step:.2f}) toward "
+        f"{_at(goal.valence, goal.energy)} -> {_at(valence, energy)}")
+
+
+def _on_way(value: float, start: float, goal: float, past_goal: float) -> bool:
+    """Between the mood and the goal, or at most ``past_goal`` beyond the goal (the band
+    around the goal lets the walk wander there)."""
+    if goal >= start:
+        return start - 1e-9 <= value <= goal + past_goal + 1e-9
+    return goal - past_goal - 1e-9 <= value <= start + 1e-9
 
 
 def _keep_direction(
-    reading: MoodReading | None, current: Track | None, history: Sequence[Track], rules: RulesConfig
+    reading: MoodReading | None, current: Track | None, history: Sequence[Track],
+    rules: RulesConfig, undecided: int,
 ) -> tuple[float, float, str]:
-    """Continue the last move between played tracks (capped at ``rules.step``)."""
+    """Continue the last move between played tracks (capped at ``rules.step``); after
+    ``DECAY_AFTER`` undecided readings in a row, step back toward the neutral target."""
     said = "no reading" if reading is None else reading.emotion
     if reading is not None and reading.faces:
         said += f" {reading.confidence:.0%}"
     played = list(history)
     if current is not None and (not played or played[-1].path != current.path):
         played.append(current)
+    neutral = rules.targets["neutral"]
     if not played:
-        goal = rules.targets["neutral"]
-        start = f"{said}: nothing played yet, the neutral target {_at(goal.valence, goal.energy)}"
-        return goal.valence, goal.energy, start
+        return neutral.valence, neutral.energy, (
+            f"{said}: nothing played yet, the neutral target "
+            f"{_at(neutral.valence, neutral.energy)}")
     lv, le, _ = _point(played[-1])
+    if undecided >= DECAY_AFTER:
+        valence = _toward(lv, neutral.valence, rules.step)
+        energy = _toward(le, neutral.energy, rules.step)
+        return valence, energy, (
+            f"{said}: {undecided} undecided readings in a row, drifting back toward neutral "
+            f"{_at(neutral.valence, neutral.energy)} -> {_at(valence, energy)}")
     pv, pe, _ = _point(played[-2]) if len(played) > 1 else (lv, le, False)
     dv = max(-rules.step, min(rules.step, lv - pv))
     de = max(-rules.step, min(rules.step, le - pe))
@@ -145,52 +183,52 @@ def _keep_direction(
     )
 
 
-def _candidates(
-    library: Sequence[Track], current: Track | None, history: Sequence[Track], no_repeat: int
-) -> tuple[list[Track], str]:
-    """Tracks allowed next, and a note when the no-repeat window had to be relaxed."""
-    recent = {t.path for t in history[-no_repeat:]} if no_repeat > 0 else set()
-    if current is not None:
-        recent.add(current.path)
-    fresh = [t for t in library if t.path not in recent]
-    if fresh:
-        return fresh, ""
-    others = [t for t in library if current is None or t.path != current.path]
-    if others:
-        return others, "; every track was played recently, so one repeats"
-    return list(library), "; the only track, so it repeats"
-
-
 def _pick(
-    pool: Sequence[Track],
+    library: Sequence[Track],
+    current: Track | None,
     target: tuple[float, float],
-    band: float,
+    rules: RulesConfig,
     history: Sequence[Track],
-    origin: float | None,
+    origin: tuple[float, float] | None,
     prefer: Prefer | None = None,
 ) -> tuple[Track, str]:
-    """The least recently played track in the band around the target, else the nearest.
-
-    With ``origin`` (the current valence, for iso) the band also ends ``band`` from it.
-    """
-    valence, energy = target
+    """The next track, in the documented order of preference, and which rule gave it."""
+    band = rules.step
+    recent = {t.path for t in history[-rules.no_repeat:]} if rules.no_repeat > 0 else set()
     last_played = {t.path: i for i, t in enumerate(history)}
+    others = [t for t in library if current is None or t.path != current.path]
+    only = "" if others else "; the only track, so it repeats"
+    others = others or list(library)
 
-    def distance(track: Track) -> float:
+    def distance(track: Track, point: tuple[float, float] = target) -> float:
         tv, te, _ = _point(track)
-        return math.hypot(tv - valence, _ENERGY_WEIGHT * (te - energy))
+        return math.hypot(tv - point[0], _ENERGY_WEIGHT * (te - point[1]))
 
-    in_band = [
-        t for t in pool
-        if _within(t, valence, energy, band)
-        and (origin is None or abs(_point(t)[0] - origin) <= band + 1e-9)
-    ]
+    def recency(t: Track) -> tuple[int, float, str]:
+        return (last_played.get(t.path, -1), distance(t), t.path)
+
+    in_band = [t for t in others if _within(t, *target, band)
+               and (origin is None or _within(t, *origin, band))]
+    fresh = sorted((t for t in in_band if t.path not in recent), key=recency)
+    if fresh:
+        best, how = prefer(fresh) if prefer else (fresh[0], "least recently played")
+        return best, f"fresh in the band: {how} of {len(fresh)} within {band:.2f} of the target"
     if in_band:
-        ranked = sorted(in_band, key=lambda t: (last_played.get(t.path, -1), distance(t), t.path))
-        best, how = prefer(ranked) if prefer else (ranked[0], "least recently played")
-        return best, f"{how} of {len(in_band)} within {band:.2f} of the target"
+        best = min(in_band, key=recency)
+        return best, (f"recent but in the band: the least recently played of {len(in_band)} "
+                      f"(no fresh track is within {band:.2f} of the target){only}")
+    pool = [t for t in others if t.path not in recent]
+    if not pool:
+        pool = others
+        only = only or "; every track was played recently, so one repeats"
+    if origin is not None:
+        near = [t for t in pool if _within(t, *origin, band)]
+        if near:
+            best = min(near, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
+            return best, (f"the nearest within one step ({band:.2f}) of the origin, as none is "
+                          f"in the band{only}")
     best = min(pool, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
-    return best, f"the nearest, as none is within {band:.2f} of the target"
+    return best, f"the nearest, as none is within {band:.2f} of the target{only}"
 
 
 def _within(track: Track, valence: float, energy: float, band: float) -> bool:
