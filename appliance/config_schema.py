@@ -71,7 +71,7 @@ class LibraryConfig:
 
     music_dir: Path = field(metadata=_spec("folder scanned recursively for music files"))
     database: Path = field(metadata=_spec("SQLite file of the library"))
-    rescan_s: int = field(metadata=_spec("seconds between rescans, 0 = never", _at_least(0)))
+    rescan_s: int = field(metadata=_spec("seconds between rescans, 0 = never", _between(0, 86400)))
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,11 @@ class CameraConfig:
     """``[camera]``: when and how the mood check uses the camera."""
 
     source: str = field(metadata=_spec("where frames come from", _check_source))
-    lead_s: float = field(metadata=_spec("seconds before a track's end to check", _above(0)))
-    frames: int = field(metadata=_spec("frames per mood check", _at_least(1)))
+    lead_s: float = field(
+        metadata=_spec("seconds before a track's end to check", _between(0.1, 600)))
+    frames: int = field(metadata=_spec("frames per mood check", _between(1, 50)))
     led_pin: int = field(metadata=_spec("LED pin", _check_pin))
-    warmup_s: float = field(metadata=_spec("seconds for the camera to settle", _at_least(0)))
+    warmup_s: float = field(metadata=_spec("seconds for the camera to settle", _between(0, 10)))
     debug_dir: Path | None = field(metadata=_spec('folder to write frames to; "" = never'))
 
 
@@ -107,7 +108,7 @@ class AudioConfig:
     output: str = field(metadata=_spec("audio output", _one_of("alsa", "pulse", "dummy")))
     device: str = field(metadata=_spec('output device; "" = default'))
     volume: int = field(metadata=_spec("volume 0..100", _between(0, 100)))
-    fade_s: float = field(metadata=_spec("fade-out seconds", _at_least(0)))
+    fade_s: float = field(metadata=_spec("fade-out seconds", _between(0, 10)))
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class GpioConfig:
         )
     )
     button_pin: int = field(metadata=_spec("button pin", _check_pin))
-    hold_s: float = field(metadata=_spec("seconds to hold for pause/resume", _above(0)))
+    hold_s: float = field(metadata=_spec("seconds to hold for pause/resume", _between(0.1, 30)))
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class RulesConfig:
 
     strategy: str = field(metadata=_spec("rule set", _one_of("uplift", "iso", "match")))
     step: float = field(metadata=_spec("most valence change per track", _between(0.01, 1)))
-    no_repeat: int = field(metadata=_spec("tracks before one may repeat", _at_least(0)))
+    no_repeat: int = field(metadata=_spec("tracks before one may repeat", _between(0, 1000)))
     targets: Mapping[str, Target] = field(metadata=_spec("where the music leads, per emotion"))
     moods: Mapping[str, Target] = field(metadata=_spec("where each emotion sits, for match"))
 

@@ -10,11 +10,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.commands import EXIT_CONFIG, add_config_argument, config_from_args
 from appliance.daemon.events import EventLog
-from appliance.daemon.loop import Daemon
+
+if TYPE_CHECKING:
+    from appliance.daemon.loop import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the daemon; its exit code, or 2 when refusing root or the config is bad."""
+    early = _catch_early_signals()  # first: a SIGTERM while starting still exits 0
     if os.geteuid() == 0 and not args.allow_root:
         print("moodbox run: refusing to run as root; start the service (systemctl start "
               "moodbox), run as an ordinary user, or pass --allow-root", file=sys.stderr)
@@ -55,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"moodbox run: cannot open the events file {path}: {exc.strerror}; "
               "check --events or daemon.events", file=sys.stderr)
         return EXIT_CONFIG
-    return serve(Daemon(config, events))
+    if early:
+        return 0  # stopped before the daemon existed
+    from appliance.daemon.loop import Daemon  # the heavy part, after the handlers
+
+    return serve(Daemon(config, events), early)
 
 
 def lock_database(database: Path) -> int | None:
@@ -82,7 +89,7 @@ def lock_database(database: Path) -> int | None:
     return fd
 
 
-def serve(daemon: Daemon) -> int:
+def serve(daemon: Daemon, early: list[str] | None = None) -> int:
     """Run ``daemon`` on its own thread until SIGTERM or SIGINT; returns its exit code.
 
     The signal handlers run on the main thread and only call ``daemon.stop()``, which posts an
@@ -100,9 +107,22 @@ def serve(daemon: Daemon) -> int:
     if lock is None:
         return EXIT_CONFIG
     try:
-        return _serve(daemon)
+        return _serve(daemon, early or [])
     finally:
         os.close(lock)
+
+
+def _catch_early_signals() -> list[str]:
+    """Until ``serve`` takes over, SIGTERM and SIGINT are only remembered (in the list), so a
+    stop asked for while the daemon starts still ends it with exit code 0."""
+    caught: list[str] = []
+
+    def on_signal(number: int, frame: object) -> None:
+        caught.append(signal.Signals(number).name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    return caught
 
 
 def _on_hangup(number: int, frame: object) -> None:
@@ -110,7 +130,7 @@ def _on_hangup(number: int, frame: object) -> None:
                 "(sudo systemctl restart moodbox)")
 
 
-def _serve(daemon: Daemon) -> int:
+def _serve(daemon: Daemon, early: list[str]) -> int:
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(daemon.run()), name="moodbox-loop")
 
@@ -119,6 +139,8 @@ def _serve(daemon: Daemon) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _on_hangup)
+    if early:  # caught before the handlers above took over
+        daemon.stop(early[0])
     try:
         thread.start()
         while thread.is_alive():

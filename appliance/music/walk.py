@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +25,11 @@ def find_audio(root: Path, problems: list[str]) -> Iterator[Path]:
     while stack:
         folder = stack.pop()
         try:
-            stat = folder.stat()
-            if (stat.st_dev, stat.st_ino) in seen:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
                 problems.append(f"{folder}: skipped, it links back to a folder already scanned")
                 continue
-            seen.add((stat.st_dev, stat.st_ino))
+            seen.add((info.st_dev, info.st_ino))
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name, reverse=True)
         except OSError as exc:
@@ -39,8 +40,18 @@ def find_audio(root: Path, problems: list[str]) -> Iterator[Path]:
                 continue
             if _is_dir(entry):
                 stack.append(Path(entry.path))
-            elif os.path.splitext(entry.name)[1].lower() in AUDIO_SUFFIXES:
+            elif (os.path.splitext(entry.name)[1].lower() in AUDIO_SUFFIXES
+                  and _is_regular(entry)):
                 yield Path(entry.path)
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file (through links): a FIFO or a link to /dev/zero would block or never
+    end a tag read, so only regular files are indexed."""
+    try:
+        return stat.S_ISREG(os.stat(entry.path).st_mode)
+    except OSError:
+        return False
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
