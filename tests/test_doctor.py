@@ -148,7 +148,45 @@ def test_model_with_a_wrong_reference_fails(tmp_path: Path, box: Config) -> None
     config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "emotion.tflite")}))
     result = by_name(config)["model"]
     assert result.status == doctor.FAIL
-    assert "max difference 5 steps" in result.detail
+    assert "outputs differ by up to" in result.detail and "(3 allowed)" in result.detail
+
+
+def test_model_passes_with_answers_two_steps_away_as_on_aarch64(tmp_path: Path,
+                                                               box: Config) -> None:
+    # ai-edge-litert's built-in kernels on aarch64 answer up to 2 steps from the x86
+    # recording (issue 12); that box is fine, and the check says how far it was.
+    for name in ("emotion.tflite", "emotion.json"):
+        shutil.copyfile(MODEL_DIR / name, tmp_path / name)
+    contract = json.loads((tmp_path / "emotion.json").read_text())
+    from appliance.mood.classifier import EmotionClassifier
+    from appliance.mood.reference import reference_faces
+
+    classifier = EmotionClassifier(tmp_path / "emotion.tflite")
+    here = [classifier.raw_output(face).astype(int) for face in reference_faces()]
+    for row in here:  # what another CPU might give: non-top outputs 2 steps lower
+        top = int(row.argmax())
+        row[[i for i in range(len(row)) if i != top]] -= 2
+    contract["reference"]["int8_outputs"] = [[int(v) for v in row] for row in here]
+    (tmp_path / "emotion.json").write_text(json.dumps(contract))
+    config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "emotion.tflite")}))
+    result = by_name(config)["model"]
+    assert result.status == doctor.OK, result.detail
+    assert "same top class, max difference 2 of 3 steps allowed" in result.detail
+
+
+def test_reference_problem_wants_the_top_class_and_the_tolerance() -> None:
+    import numpy as np
+
+    from appliance.mood.reference import reference_problem
+
+    want = np.array([[10, 0, -5], [0, 20, 3]])
+    assert reference_problem(want + 3, want, 3) == ("", 3)
+    assert reference_problem(want + np.array([0, 4, 0]), want, 3)[0] == \
+        "outputs differ by up to 4 steps (3 allowed)"
+    swapped = want.copy()
+    swapped[0] = [0, 10, -5]
+    assert reference_problem(swapped, want, 20)[0] == "the top class differs on 1 of 2 images"
+    assert reference_problem(want[:1], want)[0].startswith("(1, 3) outputs")
 
 
 def test_missing_model_fails(tmp_path: Path) -> None:

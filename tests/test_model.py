@@ -55,16 +55,16 @@ def run_int8(faces: np.ndarray) -> np.ndarray:
     return np.array([classifier.raw_output(face) for face in faces])
 
 
-def test_runtime_reproduces_the_exported_outputs_within_one_step() -> None:
+def test_runtime_reproduces_the_exported_outputs_within_the_tolerance() -> None:
     expected = np.array(CONTRACT["reference"]["int8_outputs"], dtype=np.int16)
+    tolerance = CONTRACT["reference"]["tolerance_steps"]
     got = run_int8(reference_faces()).astype(np.int16)
-    assert np.abs(got - expected).max() <= 1, f"{runtime.runtime_name()} differs"
-    # One step per output can only swap two classes whose recorded margin is two steps or
-    # less, so the class must match wherever the margin is wider.
+    assert np.abs(got - expected).max() <= tolerance, f"{runtime.runtime_name()} differs"
+    # Every recorded top class wins by more than twice the tolerance, so no runtime within it
+    # can change a class: the check's "same top class" is not luck.
     top2 = np.sort(expected, axis=1)[:, -2:]
-    clear = top2[:, 1] - top2[:, 0] > 2
-    assert clear.sum() >= 4
-    assert (got.argmax(axis=1) == expected.argmax(axis=1))[clear].all()
+    assert (top2[:, 1] - top2[:, 0] > 2 * tolerance).all()
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
 
 
 def test_garbage_model_file_is_a_model_error(tmp_path: Path) -> None:

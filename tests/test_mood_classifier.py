@@ -16,7 +16,7 @@ from appliance.mood.classifier import DEFAULT_MODEL, EmotionClassifier, read_con
 from appliance.mood.crop import crop_face
 from appliance.mood.faces import FaceDetector, find_model
 from appliance.mood.reading import LABELS
-from appliance.mood.reference import reference_faces
+from appliance.mood.reference import reference_faces, reference_problem
 
 pytestmark = pytest.mark.runtime
 CONTRACT = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
@@ -56,15 +56,17 @@ def test_probabilities_are_in_label_order_and_sum_to_one(classifier: EmotionClas
     assert p.sum() == pytest.approx(1.0, abs=0.05) and (p >= 0).all()
 
 
-def test_classifier_gives_exactly_the_exported_reference_answers(
+def test_classifier_gives_the_exported_reference_answers_within_tolerance(
         classifier: EmotionClassifier) -> None:
-    # Built-in kernels in every runtime: the same int8 logits as TensorFlow at export time, so
-    # a Bookworm box (tflite-runtime 2.14) and a Trixie box (ai-edge-litert) read faces alike.
-    out = runtime.load_interpreter(DEFAULT_MODEL, exact=True).get_output_details()[0]
-    recorded = np.array(CONTRACT["reference"]["int8_outputs"], dtype=np.int8)
-    want = softmax(runtime.dequantize(recorded, out))
-    got = np.array([classifier.classify(face) for face in reference_faces()])
-    assert np.allclose(got, want, atol=1e-6)
+    # Runtimes and CPUs differ by a few int8 steps (emotion.json, reference.measured): the
+    # top class must match and each output stay within the contract's tolerance.
+    recorded = np.array(CONTRACT["reference"]["int8_outputs"])
+    got = np.array([classifier.raw_output(face) for face in reference_faces()])
+    problem, _ = reference_problem(got, recorded, CONTRACT["reference"]["tolerance_steps"])
+    assert problem == ""
+    out = runtime.load_interpreter(DEFAULT_MODEL).get_output_details()[0]
+    probabilities = np.array([classifier.classify(face) for face in reference_faces()])
+    assert np.allclose(probabilities, softmax(runtime.dequantize(got, out)), atol=1e-6)
 
 
 def test_the_network_reads_a_face_and_its_mirror_image_alike(

@@ -102,7 +102,11 @@ def check_model(config: Config) -> Result:
     from appliance.mood import runtime
     from appliance.mood.classifier import EmotionClassifier
     from appliance.mood.faces import FaceDetector
-    from appliance.mood.reference import reference_faces
+    from appliance.mood.reference import (
+        DEFAULT_TOLERANCE_STEPS,
+        reference_faces,
+        reference_problem,
+    )
 
     classifier = EmotionClassifier(config.mood.model, num_threads=1)
     detector = FaceDetector(min_score=config.mood.min_face_score, num_threads=1)
@@ -110,22 +114,23 @@ def check_model(config: Config) -> Result:
         raise Problem("the face detector sees a face in a black frame", "reinstall")
     path = classifier.model_path
     contract = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    expected = contract.get("reference", {}).get("int8_outputs")
+    reference = contract.get("reference", {})
+    expected = reference.get("int8_outputs")
+    tolerance = int(reference.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS))
     head = f"{runtime.runtime_name()}, {path.name} and the face detector load"
     if expected is None:
         return Result("model", OK, f"{head} (no reference answer recorded for this model)")
     # Through the classifier itself, so the check covers the kernels the daemon runs on.
-    rows = [classifier.raw_output(face).astype(np.int16) for face in reference_faces()]
-    got, want = np.array(rows), np.array(expected, dtype=np.int16)
-    diff = int(np.abs(got - want).max()) if got.shape == want.shape else -1
-    if diff < 0 or diff > 1 or (got.argmax(1) != want.argmax(1)).any():
+    got = np.array([classifier.raw_output(face) for face in reference_faces()])
+    problem, diff = reference_problem(got, np.array(expected), tolerance)
+    if problem:
         raise Problem(
-            f"{head}, but its answers on the reference images differ from the recorded ones "
-            f"(max difference {diff} steps; 1 allowed)",
+            f"{head}, but its answers on the reference images differ from the recorded ones: "
+            f"{problem}",
             "reinstall; if it persists the runtime is broken on this CPU",
         )
-    return Result("model", OK, f"{head}; reference answer matched ({len(rows)} images, "
-                  f"max difference {diff} step{'' if diff == 1 else 's'})")
+    return Result("model", OK, f"{head}; reference answer matched ({len(got)} images, same "
+                  f"top class, max difference {diff} of {tolerance} steps allowed)")
 
 
 def check_music(config: Config) -> Result:

@@ -98,9 +98,11 @@ class EmotionClassifier:
     def __init__(self, model_path: Path | None = None, num_threads: int = 1) -> None:
         self.model_path = Path(model_path) if model_path else DEFAULT_MODEL
         self.contract = read_contract(self.model_path.with_suffix(".json"))
-        # Built-in kernels: every box, and the export's reference answers, read a face alike.
+        # The runtime's default kernels (XNNPACK in ai-edge-litert): 4x (idle) to 13x faster
+        # than the built-in ones on x86, the same top class on 99.5% of PublicTest; exact
+        # agreement was never there across CPUs anyway (models/MODEL_CARD.md, "Kernels").
         self._interpreter = runtime.load_interpreter(
-            self.model_path, num_threads, self.contract.sha256, exact=True
+            self.model_path, num_threads, self.contract.sha256, exact=False
         )
         self._input, self._output = _check_tensors(
             self._interpreter, self.model_path, self.contract

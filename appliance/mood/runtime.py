@@ -77,10 +77,10 @@ def load_interpreter(path: Path, num_threads: int = 1, sha256: str = "",
         num_threads: CPU threads for the first (and only) build of this model's interpreter.
         sha256: the file's expected SHA-256 (hex); ``""`` = not checked.
         exact: run on the runtime's built-in kernels only, without the default XNNPACK
-            delegate. For int8 models these follow TFLite's integer arithmetic exactly, so
-            tflite-runtime 2.14, ai-edge-litert and TensorFlow give identical outputs;
-            XNNPACK requantizes in float and moves the emotion model's logits by a few steps
-            (figures in models/MODEL_CARD.md), in about a quarter of the time.
+            delegate (for measurements: ``scripts/evaluate.py``). On x86_64 these gave the
+            export's int8 answers exactly, but not on aarch64 (up to 2 steps); XNNPACK
+            requantizes in float, moves logits by a few steps and is 4-13x faster (figures in
+            models/MODEL_CARD.md), so the classifier uses the default.
 
     Raises:
         ModelError: the file is missing, unreadable, not the expected file, or not a model.
