@@ -131,7 +131,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "unknown key library.button_pin; did you mean gpio.button_pin?" in text
     assert "unknown key rules.targets.angy; did you mean rules.targets.angry?" in text
     assert 'camera.lead_s = "soon": expected a number' in text
-    assert "camera.frames = 0: must be at least 1" in text
+    assert "camera.frames = 0: must be between 1 and" in text
     assert 'camera.source = "usb": must be "picamera2", "opencv:N"' in text
     assert "camera.led_pin = 40: must be a BCM pin" in text
     assert 'library.database = "": must not be empty' in text

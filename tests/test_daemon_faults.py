@@ -35,8 +35,12 @@ def test_fifos_and_device_links_are_not_indexed(tmp_path: Path) -> None:
     (tmp_path / "song.wav").write_bytes(b"RIFF")
     os.mkfifo(tmp_path / "pipe.mp3")
     (tmp_path / "zero.flac").symlink_to("/dev/zero")
-    found = [p.name for p in find_audio(tmp_path, [])]
+    problems: list[str] = []
+    found = [p.name for p in find_audio(tmp_path, problems)]
     assert found == ["song.wav"]
+    assert sorted(line.split(": ")[0].rsplit("/", 1)[-1] for line in problems) == [
+        "pipe.mp3", "zero.flac"]
+    assert all("not a regular file" in line for line in problems)
 
 
 @pytest.mark.parametrize(("section", "key", "value"), [
@@ -54,7 +58,7 @@ def test_numbers_that_crashed_or_hung_the_daemon_are_refused(
 def test_a_debug_dir_that_cannot_be_created_stops_the_start(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(ConfigError, match="camera.debug_dir"):
+    with pytest.raises(ConfigError, match=r"camera\.debug_dir"):
         check_debug_dir(blocker / "frames")
     check_debug_dir(tmp_path / "ok")  # a writable one is fine
     check_debug_dir(None)

@@ -40,18 +40,22 @@ def find_audio(root: Path, problems: list[str]) -> Iterator[Path]:
                 continue
             if _is_dir(entry):
                 stack.append(Path(entry.path))
-            elif (os.path.splitext(entry.name)[1].lower() in AUDIO_SUFFIXES
-                  and _is_regular(entry)):
-                yield Path(entry.path)
+            elif os.path.splitext(entry.name)[1].lower() in AUDIO_SUFFIXES:
+                if _is_regular(entry):
+                    yield Path(entry.path)
+                else:
+                    problems.append(f"{entry.path}: skipped, not a regular file (a pipe or "
+                                    "a device); copy the music itself into the folder")
 
 
 def _is_regular(entry: os.DirEntry[str]) -> bool:
     """A regular file (through links): a FIFO or a link to /dev/zero would block or never
-    end a tag read, so only regular files are indexed."""
+    end a tag read, so only regular files are indexed. A dangling link counts as a file, so
+    that the scan records it as unreadable (its read fails at once, it cannot block)."""
     try:
         return stat.S_ISREG(os.stat(entry.path).st_mode)
     except OSError:
-        return False
+        return True
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
