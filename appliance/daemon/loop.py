@@ -6,8 +6,9 @@ model. Its own deadlines (the lead-window check, rescans, audio retries) are kep
 table and checked every time the loop wakes; the loop also wakes at least every half
 watchdog interval to ping systemd.
 
-Resources start in dependency order (state file, LED, library, button, player, mood-check
-runner, scanner) and are closed in reverse in ``finally``, each through its idempotent ``close()``.
+Resources start in dependency order (state file, LED, library, history, button, player,
+mood-check runner, scanner) and are closed in reverse in ``finally``, each through its
+idempotent ``close()``.
 The music decisions themselves live in ``appliance.daemon.session``.
 """
 
@@ -35,6 +36,7 @@ from appliance.daemon.state import StateFile
 from appliance.errors import ApplianceError, ConfigError, PlaybackError
 from appliance.hw.button import MoodButton
 from appliance.hw.led import StatusLed
+from appliance.music.history import History
 from appliance.music.library import Library
 from appliance.music.player import DEFAULT_CACHING_MS, VlcPlayer, probe_output
 
@@ -149,6 +151,9 @@ class Daemon:
         systemd.status("starting")
         check_debug_dir(config.camera.debug_dir)
         library = stack.enter_context(Library(config.library.database))
+        history = stack.enter_context(
+            History(config.library.database, config.history, config.mood.circumplex))
+        history.prune()
         self.button = stack.enter_context(
             MoodButton(config.gpio.button_pin, config.gpio.hold_s,
                        on_press=lambda: self.post(ButtonPressed()),
@@ -162,7 +167,7 @@ class Daemon:
         runner.load()
         report = Reporter(self.events, state, led)
         self.session = session = Session(self, config, report, library, player, runner,
-                                         self.clock)
+                                         self.clock, history)
         self._handlers.update(session.handlers())
         session.start()
         scanner = LibraryScanner(library, config.library.music_dir, self.post)

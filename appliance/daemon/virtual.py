@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import random
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from appliance.daemon.session import Session
 from appliance.daemon.state import StateFile
 from appliance.errors import ApplianceError
 from appliance.mood.reading import MoodReading
+from appliance.music.history import History
 from appliance.music.library import Library
 
 Post = Callable[[object], None]
@@ -399,6 +401,7 @@ class Simulation:
     session: Session
     events: EventLog
     records: list[dict[str, Any]]
+    history: History
 
     def named(self, event: str) -> list[dict[str, Any]]:
         """The records of ``event`` so far."""
@@ -433,14 +436,18 @@ class _Led:
 
 @contextmanager
 def simulate(config: Config, plan: Callable[[int], FakeCheck] | None = None,
-             default_s: float = 200.0, player_start_s: float = 0.05) -> Iterator[Simulation]:
-    """A ``Session`` over the library, state file and events file that ``config`` names,
-    with the virtual clock, loop, player and checks; started (the first track is chosen)."""
-    clock = VirtualClock()
+             default_s: float = 200.0, player_start_s: float = 0.05, seed: int = 0,
+             start: float = 0.0) -> Iterator[Simulation]:
+    """A ``Session`` over the library, history, state file and events file that ``config``
+    names, with the virtual clock (from ``start``: a restart goes on later), loop, player and
+    checks; started (the first track is chosen). ``seed``: the learning's dice."""
+    clock = VirtualClock(start)
     loop = VirtualLoop(clock)
     records: list[dict[str, Any]] = []
     led = _Led(clock)
     with Library(config.library.database) as library, \
+            History(config.library.database, config.history, config.mood.circumplex,
+                    clock=clock.time) as history, \
             EventLog(config.daemon.events, clock=clock.monotonic) as events:
         events.add_listener(lambda r: records.append(dict(r)))
         state = StateFile(config.daemon.state_file)
@@ -449,10 +456,11 @@ def simulate(config: Config, plan: Callable[[int], FakeCheck] | None = None,
         if plan is not None:
             runner.plan = plan
         report = Reporter(events, state, led)  # type: ignore[arg-type]
-        session = Session(loop, config, report, library, player, runner, clock)
+        session = Session(loop, config, report, library, player, runner, clock, history,
+                          random.Random(seed))
         loop.session = session
         loop.audio_up = lambda: player.output == "ok"
         session.start()
         if loop.check_audio():
             session.audio_ready()
-        yield Simulation(clock, loop, player, runner, session, events, records)
+        yield Simulation(clock, loop, player, runner, session, events, records, history)
