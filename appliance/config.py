@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
 import types
 import typing
@@ -156,7 +157,7 @@ def _unknown_keys(data: Mapping[str, Any], known: Mapping[str, Any], prefix: str
     """One problem per key in ``data`` that the defaults do not have, with a suggestion."""
     problems = []
     for key, value in data.items():
-        name = f"{prefix}{key}"
+        name = f"{prefix}{_key(key)}"
         if key not in known:
             what = "key" if prefix else "section"
             problems.append(f"unknown {what} {name}{_suggest(key, known, prefix)}")
@@ -288,6 +289,12 @@ def dump_config(config: Config) -> str:
     return "\n".join(lines)
 
 
+def _key(key: object) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (one line, always)."""
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text, ensure_ascii=False)
+
+
 def _show(value: Any) -> str:
     """``value`` as a TOML literal (the way the user wrote it, for messages and dumps)."""
     if value is None:
@@ -299,7 +306,7 @@ def _show(value: Any) -> str:
     if isinstance(value, str | Path):
         return json.dumps(str(value), ensure_ascii=False)
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{_key(k)} = {_show(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)
