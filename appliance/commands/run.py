@@ -62,7 +62,19 @@ def run(args: argparse.Namespace) -> int:
         return 0  # stopped before the daemon existed
     from appliance.daemon.loop import Daemon  # the heavy part, after the handlers
 
-    return serve(Daemon(config, events), early)
+    return leave(serve(Daemon(config, events), early))
+
+
+def leave(code: int) -> int:
+    """Return ``code``; but while a cancelled mood check still runs inside OpenCV or the model
+    on its worker thread, end the process at once with ``code`` (everything else is closed by
+    now): the interpreter's shutdown under a running native thread aborts (SIGABRT)."""
+    if any(t.name == "mood-check" and t.is_alive() for t in threading.enumerate()):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def lock_database(database: Path) -> int | None:

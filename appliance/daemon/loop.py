@@ -154,6 +154,8 @@ class Daemon:
         history = stack.enter_context(
             History(config.library.database, config.history, config.mood.circumplex))
         history.prune()
+        if self.stopping:  # a stop while starting: skip the heavy rest (VLC, the models)
+            return
         self.button = stack.enter_context(
             MoodButton(config.gpio.button_pin, config.gpio.hold_s,
                        on_press=lambda: self.post(ButtonPressed()),
@@ -164,7 +166,11 @@ class Daemon:
                       config.audio.volume, self.caching_ms))
         runner = ThreadCheckRunner(config, led, self.post)
         stack.callback(runner.close)
+        if self.stopping:
+            return
         runner.load()
+        if self.stopping:
+            return
         report = Reporter(self.events, state, led)
         self.session = session = Session(self, config, report, library, player, runner,
                                          self.clock, history)
