@@ -50,6 +50,10 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
         "--widths", "8,16,16,16", "--dense", "16", "--batch", "32")
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert len(runs) == 1 and runs[0]["settings"]["epochs"] == 2
+    # Chosen on 10% of Training (64 faces per class: 6 each), PublicTest only reported.
+    assert runs[0]["settings"]["val"] == "training-split"
+    assert np.sum(runs[0]["validation"]["confusion"]) == 42
+    assert np.sum(runs[0]["publictest"]["confusion"]) == 70
     assert (out / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
 
     # A second call resumes from the finished run's backup instead of starting over.
@@ -60,9 +64,11 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     # Fine-tuning starts from the trained network, not from scratch.
     tuned = tmp_path / "tuned"
     run("train.py", "--data", str(data), "--out", str(tuned), "--epochs", "1",
-        "--init", str(out / "best.keras"), "--batch", "32")
+        "--init", str(out / "best.keras"), "--batch", "32", "--val", "publictest")
     settings = json.loads((tuned / "runs.jsonl").read_text())["settings"]
-    assert settings["init"].endswith("best.keras")
+    assert settings["init"].endswith("best.keras") and settings["val"] == "publictest"
+    tuned_record = json.loads((tuned / "runs.jsonl").read_text())
+    assert tuned_record["validation"] == tuned_record["publictest"]  # the old way: same faces
     assert json.loads((tuned / "runs.jsonl").read_text())["params"] == runs[0]["params"]
 
     # Distillation: a fresh network learns from the trained one's reading.
@@ -97,6 +103,25 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     outputs = contract["reference"]["int8_outputs"]
     assert len(outputs) == 6 and all(len(row) == 7 for row in outputs)
     assert contract["evaluation"]["faces"] == 70
+
+
+def test_degrade_aug_trains_on_degraded_faces(tmp_path: Path) -> None:
+    data = tmp_path / "fer2013.csv"
+    write_kaggle_csv(data, {"Training": 140, "PublicTest": 14})
+    out = tmp_path / "degraded"
+    run("train.py", "--data", str(data), "--out", str(out), "--epochs", "1",
+        "--widths", "4,4,4,4", "--dense", "8", "--batch", "32", "--degrade-aug", "0.5")
+    record = json.loads((out / "runs.jsonl").read_text())
+    assert record["settings"]["degrade_aug"] == 0.5 and "accuracy" in record["publictest"]
+
+    sys.path.insert(0, str(SCRIPTS))
+    import train
+
+    faces = np.random.default_rng(0).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    targets = np.eye(7, dtype=np.float32)[np.arange(8) % 7]
+    batches = train.FaceBatches(faces, targets, None, 8, seed=1, train=True, degrade_share=1.0)
+    x, y = batches[0]
+    assert x.shape == (8, 48, 48, 1) and x.min() >= 0 and x.max() <= 1 and y.shape == (8, 7)
 
 
 def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path) -> None:
