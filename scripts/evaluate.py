@@ -22,8 +22,10 @@ The input range comes from the ``emotion.json`` beside the model (``--range LO H
 overrides it); the input and output tensors' own scale and zero point are applied, so int8
 and float models both work. Output classes must be in FER2013 order (angry, disgust, fear,
 happy, sad, surprise, neutral).
-The runtime's built-in kernels are used, as the appliance uses them; ``--xnnpack`` scores
-the file with the runtime's default XNNPACK delegate instead (faster, a few outputs differ).
+Apart from ``--degrade``, the runtime's built-in kernels are used (the kernels the model's
+reference answers were recorded with); ``--xnnpack`` scores the file with the runtime's
+default XNNPACK delegate instead (faster, a few outputs differ), which is what the
+appliance's classifier uses. ``--degrade`` uses whatever kernels the classifier chooses.
 """
 
 from __future__ import annotations
@@ -191,7 +193,9 @@ def log_record(args: argparse.Namespace, results: dict[str, dict]) -> dict:
     settings = {"model": args.model.name, "sha256": digest, "data": args.data.name,
                 "splits": args.split, "degrade": args.degrade, "seed": args.seed,
                 "xnnpack": args.xnnpack, "val_fraction": ferdata.VAL_FRACTION,
-                "val_seed": ferdata.VAL_SEED}
+                "val_seed": ferdata.VAL_SEED,
+                **({"suite_through": "appliance.mood.classifier.EmotionClassifier"}
+                   if args.degrade else {})}
     return {"finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "kind": "measurement",
             "script": "evaluate.py", "note": args.note, "settings": settings,
             **{key.lower(): value for key, value in results.items()}}
