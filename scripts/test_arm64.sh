@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Runs Moodbox on emulated arm64 Raspberry Pi OS: Debian Bookworm (Python 3.11, apt numpy 1.24,
+# tflite-runtime 2.14) and Trixie (Python 3.13, apt numpy 2.x, ai-edge-litert) roots built
+# with mmdebstrap and run under qemu-user through binfmt_misc. Needs root (chroot, mounts).
+#
+#   scripts/test_arm64.sh                  both roots
+#   scripts/test_arm64.sh trixie           one of them
+#
+# In each root the project is installed by scripts/install.sh itself (venv with
+# --system-site-packages, its pins and constraints, its choice of TFLite runtime; libvlc from
+# apt), then these run there: the tests marked `runtime` (model, detector, reference answers,
+# mood check), tests/test_config.py and tests/test_library*.py, the reference answers of the
+# default and the built-in kernels (scripts/arm64/reference.py), and `moodbox check` on a
+# photo. The roots are cached under build/arm64/ (ARM64_DIR): a root is reused only when its
+# stamp, written last, names the same recipe; delete the folder to start afresh. Logs are in
+# build/arm64/logs/. Exit status 1 if any step failed.
+
+# shellcheck disable=SC2016,SC2317  # bash -c scripts take $1.. as arguments; steps run via "$@"
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+
+DIR=$(realpath -m "${ARM64_DIR:-build/arm64}")
+LOGS=$DIR/logs
+QEMU=$DIR/qemu/qemu-aarch64
+MIRROR=${ARM64_MIRROR:-http://deb.debian.org/debian}
+# What Raspberry Pi OS brings that install.sh relies on (its APT_PACKAGES are already here, so
+# its own apt step finds nothing missing), plus passwd for its user and group step.
+ROOT_PACKAGES=(python3 python3-venv python3-numpy libvlc5 libvlc-bin vlc-plugin-base
+  ca-certificates passwd mawk)
+# The tests read photos shipped in scikit-image and matplotlib; pytest runs them. Installed
+# with install.sh's constraints, so the system numpy stays.
+TEST_PACKAGES=(pytest scikit-image matplotlib)
+APT_RETRIES=(--aptopt='Acquire::Retries "3"')
+NICE=(nice -n 10)
+
+summary=()
+failed=0
+
+say() { echo "arm64: $*"; }
+
+step() {  # $1 = label, $2 = log name, rest = command; output goes to the log
+  local label=$1 logfile=$LOGS/$2.log start rc; shift 2
+  start=$SECONDS
+  say "$label ..."
+  "$@" >"$logfile" 2>&1
+  rc=$?
+  local took=$((SECONDS - start)) last
+  last=$(grep -v '^[[:space:]]*$' "$logfile" | tail -n 1)
+  if ((rc == 0)); then
+    summary+=("ok    [$label] ${took}s: ${last:-done}")
+  else
+    summary+=("FAIL  [$label] ${took}s (exit $rc, ${logfile#"$DIR"/}): ${last:-no output}")
+    failed=1
+    tail -n 30 "$logfile" | sed 's/^/  | /'
+  fi
+  return "$rc"
+}
+
+# ---- the host: mmdebstrap, qemu-user-static, binfmt_misc ----
+
+host_tools() {
+  local missing=() p
+  for p in mmdebstrap qemu-user-static binfmt-support; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    apt-get update -qq -o Acquire::Retries=3 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -o Acquire::Retries=3 "${missing[@]}" || return 1
+  fi
+  if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || return 1
+  fi
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || update-binfmts --enable qemu-aarch64 ||
+    return 1
+  grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || return 1
+  qemu-aarch64-static --version | head -n 1
+}
+
+# ---- the roots ----
+
+recipe() {  # $1 = suite: what a cached root must have been built from
+  echo "mmdebstrap --variant=apt --arch=arm64 $1 ${ROOT_PACKAGES[*]}"
+}
+
+build_root() {  # $1 = suite; reuses a complete root built from the same recipe
+  local suite=$1 root=$DIR/$1 partial=$DIR/$1.partial
+  if [[ -f $root/.moodbox-root && $(cat "$root/.moodbox-root") == "$(recipe "$suite")" ]]; then
+    echo "reused $root"
+    return 0
+  fi
+  rm -rf "$root" "$partial"
+  local packages
+  packages=$(IFS=,; echo "${ROOT_PACKAGES[*]}")
+  "${NICE[@]}" mmdebstrap --mode=root --variant=apt --arch=arm64 --include="$packages" \
+    "${APT_RETRIES[@]}" "$suite" "$partial" "$MIRROR" || return 1
+  recipe "$suite" >"$partial/.moodbox-root" &&   # last: only a complete root has it
+    mv "$partial" "$root" || return 1
+  echo "built $root ($(du -sh "$root" | cut -f1))"
+}
+
+fetch_qemu() {  # Trixie's static qemu-aarch64 (10.x) into $QEMU, once
+  local apt=$DIR/apt deb
+  [[ -x $QEMU ]] && { "$QEMU" --version | head -n 1; return 0; }
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$(dirname "$QEMU")" &&
+    echo "deb $MIRROR trixie main" >"$apt/sources.list" || return 1
+  local opts=(-o Dir::Etc::SourceList="$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
+    -o Acquire::Retries=3)
+  apt-get "${opts[@]}" update -qq &&
+    (cd "$apt" && apt-get "${opts[@]}" download qemu-user) || return 1
+  deb=$(ls "$apt"/qemu-user_*.deb) &&
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -O ./usr/bin/qemu-aarch64 >"$QEMU.partial" &&
+    chmod 755 "$QEMU.partial" && mv "$QEMU.partial" "$QEMU" && rm -f "$deb" || return 1
+  "$QEMU" --version | head -n 1
+}
+
+# binfmt_misc's entry for aarch64 ELF executables (as Debian's qemu-user-binfmt writes it).
+AARCH64_MAGIC='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+AARCH64_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+
+in_root() {  # $1 = root, rest = command run there as root
+  # A user namespace of its own (Linux 6.7+) gets a binfmt_misc of its own: there aarch64
+  # programs run under $QEMU, whatever the host registered (Bookworm's qemu 7.2 segfaults in
+  # ai-edge-litert), and the mounts vanish with the namespace.
+  local root=$1; shift
+  unshare --map-root-user --mount --pid --fork -- bash -c '
+    root=$1 entry=$2; shift 2
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc &&
+      printf "%s" "$entry" >/proc/sys/fs/binfmt_misc/register &&
+      mount --rbind /dev "$root/dev" && mount -t proc proc "$root/proc" &&
+      exec nice -n 10 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
+        PATH=/opt/moodbox/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        "$@"' _ "$root" ":moodbox-aarch64:M::$AARCH64_MAGIC:$AARCH64_MASK:$QEMU:FP" "$@"
+}
+
+copy_checkout() {  # $1 = root: the tracked files as they are in the work tree
+  local dest=$1/root/moodbox
+  rm -rf "$dest" && mkdir -p "$dest" &&
+    git ls-files -z | tar --null -T - -c | tar -x -C "$dest" &&
+    cp -L /etc/resolv.conf "$1/etc/resolv.conf"
+}
+
+install_project() {  # $1 = root
+  local root=$1
+  copy_checkout "$root" || return 1
+  in_root "$root" bash -c 'cd /root/moodbox && bash scripts/install.sh --no-systemctl --no-users &&
+    python -m pip install -q --retries 5 --only-binary=:all: \
+      --constraint /opt/moodbox/constraints.txt "$@" &&
+    python -c "import sys, numpy; from appliance.mood import runtime
+print(\"Python\", sys.version.split()[0], \"numpy\", numpy.__version__, runtime.runtime_name())"' \
+    _ "${TEST_PACKAGES[@]}"
+}
+
+run_tests() {  # $1 = root: the installed package (not the copy) under the copied tests
+  in_root "$1" bash -c 'cd /root/moodbox &&
+    pytest -q -p no:cacheprovider -m "runtime and not hardware and not training" tests &&
+    pytest -q -p no:cacheprovider tests/test_config.py tests/test_library*.py'
+}
+
+check_photo() {  # $1 = root: moodbox check on scikit-image's astronaut photo
+  in_root "$1" bash -c 'cd /tmp && photo=$(python -c "import skimage, pathlib
+print(pathlib.Path(skimage.__file__).parent / \"data\" / \"astronaut.png\")") &&
+    moodbox check "$photo" && python /root/moodbox/scripts/arm64/reference.py'
+}
+
+main() {
+  local suites=("$@") suite start=$SECONDS
+  ((${#suites[@]})) || suites=(bookworm trixie)
+  for suite in "${suites[@]}"; do
+    [[ $suite == bookworm || $suite == trixie ]] || { echo "unknown suite $suite" >&2; exit 2; }
+  done
+  (($(id -u) == 0)) || { echo "arm64: run it as root (chroot and mounts)" >&2; exit 2; }
+  mkdir -p "$LOGS"
+  if step "host: qemu-user, mmdebstrap" host host_tools &&
+     step "qemu for the roots" qemu fetch_qemu; then
+    for suite in "${suites[@]}"; do
+      step "$suite: root" "$suite-root" build_root "$suite" &&
+        step "$suite: install.sh" "$suite-install" install_project "$DIR/$suite" &&
+        { step "$suite: tests" "$suite-tests" run_tests "$DIR/$suite"
+          step "$suite: moodbox check, reference" "$suite-check" check_photo "$DIR/$suite"; }
+    done
+  fi
+  echo
+  echo "=== arm64 summary ($((SECONDS - start)) s)"
+  printf '%s\n' "${summary[@]}"
+  exit "$failed"
+}
+
+main "$@"
