@@ -402,6 +402,7 @@ class Simulation:
     events: EventLog
     records: list[dict[str, Any]]
     history: History
+    start: float = 0.0  # the clock's reading at the start: the events' "t" counts from it
 
     def named(self, event: str) -> list[dict[str, Any]]:
         """The records of ``event`` so far."""
@@ -463,4 +464,4 @@ def simulate(config: Config, plan: Callable[[int], FakeCheck] | None = None,
         session.start()
         if loop.check_audio():
             session.audio_ready()
-        yield Simulation(clock, loop, player, runner, session, events, records, history)
+        yield Simulation(clock, loop, player, runner, session, events, records, history, start)
