@@ -4,6 +4,7 @@ of songs, with a listener whose mood drifts, tracks that lift it by planted amou
 readings and checks that see no face.
 
     .venv/bin/python scripts/simulate_listener.py --seeds 100        # the issue's targets
+    .venv/bin/python scripts/simulate_listener.py --seeds 30 --step 1  # the band opened
 
 The listener's true mood valence ``m`` (-1..1) drifts toward a slowly wandering baseline; a
 track adds its planted lift while it plays. Each check sees no face with probability
@@ -11,6 +12,12 @@ track adds its planted lift while it plays. Each check sees no face with probabi
 read valence) is what ``choose_next`` acts on. After each play the pair (reading that chose the
 track, reading at its end) is one ``Observation`` when both saw a face. Each seed is run with
 and without learning on the same library and the same random draws for the listener.
+
+The library is spread ``uniform`` over the valence/energy plane, like recorded music at large
+(``catalog``) or uniform over the part the shipped rules reach (``reach``). Beside the targets
+it prints a ceiling: the same rules with a preference that knows the planted tracks and takes
+one whenever the band holds one. No learner inside the band can do much better than that (it
+is greedy, so not a strict bound), which tells the rules' limit from the learning's.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import argparse
 import random
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +36,7 @@ from appliance.config import Config, parse_config
 from appliance.mood.reading import LABELS, NO_FACE, MoodReading
 from appliance.music.learning import Learned, Observation, learn, preference
 from appliance.music.library import Track
-from appliance.music.rules import choose_next
+from appliance.music.rules import Prefer, choose_next
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Scenario:
     revert: float = 0.3  # share of the gap to the baseline closed per song
     drift: float = 0.05  # sd of the mood's own change per song
     wander: float = 0.03  # sd of the baseline's change per song
+    spread: str = "uniform"  # the library's valence/energy: "uniform", "catalog" or "reach"
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,23 @@ class Run:
 def library(seed: int, scenario: Scenario) -> tuple[list[Track], dict[str, float]]:
     """Tracks spread over the plane and their planted lifts."""
     rng = random.Random(seed)
-    tracks = [Track(f"/sim/{i:03d}.mp3", f"song {i}", "sim", 180.0,
-                    round(rng.random(), 3), round(rng.random(), 3))
+    tracks = [Track(f"/sim/{i:03d}.mp3", f"song {i}", "sim", 180.0, *point(rng, scenario.spread))
               for i in range(scenario.tracks)]
     lifted = rng.sample([t.path for t in tracks], scenario.lifted)
     return tracks, {t.path: scenario.lift if t.path in lifted else 0.0 for t in tracks}
+
+
+def point(rng: random.Random, spread: str) -> tuple[float, float]:
+    """A track's (valence, energy): ``uniform`` over the plane; ``catalog``: like recorded
+    music at large, centred (valence Beta(2, 2), sd 0.22) and energy rising with valence;
+    ``reach``: uniform over the box the shipped rules' mood points and targets span."""
+    if spread == "uniform":
+        return round(rng.random(), 3), round(rng.random(), 3)
+    if spread == "reach":
+        return round(rng.uniform(0.15, 0.85), 3), round(rng.uniform(0.25, 0.7), 3)
+    valence = rng.betavariate(2.0, 2.0)
+    energy = max(0.0, min(1.0, 0.5 + 0.5 * (valence - 0.5) + rng.gauss(0.0, 0.18)))
+    return round(valence, 3), round(energy, 3)
 
 
 def read(mood: float, rng: random.Random, scenario: Scenario) -> tuple[MoodReading, float | None]:
@@ -76,9 +97,16 @@ def read(mood: float, rng: random.Random, scenario: Scenario) -> tuple[MoodReadi
     return MoodReading(emotion, 0.7, probabilities, faces=1, frames=5), seen
 
 
-def simulate(seed: int, scenario: Scenario, config: Config, learning: bool) -> Run:
-    """Play ``scenario.songs`` songs for one seed, with or without learning."""
+def simulate(seed: int, scenario: Scenario, config: Config, learning: bool,
+             ceiling: bool = False) -> Run:
+    """Play ``scenario.songs`` songs for one seed, with or without learning.
+
+    ``ceiling`` replaces the learning's preference by one that knows the planted tracks and
+    picks one whenever the rules' band holds one: not a learner, the most any preference
+    inside the band could play them (greedily), to tell the rules' limit from the learning's.
+    """
     tracks, lifts = library(seed, scenario)
+    planted = frozenset(p for p, v in lifts.items() if v > 0)
     world = random.Random(seed * 7919 + 1)  # the listener: identical with and without learning
     chooser = random.Random(seed * 104729 + 2)  # exploration's dice
     mood = base = world.gauss(0.0, 0.3)
@@ -88,7 +116,8 @@ def simulate(seed: int, scenario: Scenario, config: Config, learning: bool) -> R
     learned = learn([], config.learning.prior_plays, config.learning.regions)
     explored = 0
     for _ in range(scenario.songs):
-        prefer = preference(learned, config.learning, chooser) if learning else None
+        prefer = (_knowing(planted) if ceiling else
+                  preference(learned, config.learning, chooser) if learning else None)
         choice = choose_next(reading, history[-1] if history else None, tracks, history,
                              config.rules, prefer)
         explored += "exploring" in choice.reason
@@ -105,8 +134,16 @@ def simulate(seed: int, scenario: Scenario, config: Config, learning: bool) -> R
             learned = learn(observations, config.learning.prior_plays, config.learning.regions)
     if not learning:
         learned = learn(observations, config.learning.prior_plays, config.learning.regions)
-    planted = frozenset(p for p, v in lifts.items() if v > 0)
     return Run(tuple(t.path for t in history), learned, planted, explored)
+
+
+def _knowing(planted: frozenset[str]) -> Prefer:
+    """The ceiling's preference: a planted track whenever the band holds one."""
+
+    def prefer(ranked: Sequence[Track]) -> tuple[Track, str]:
+        return next((t for t in ranked if t.path in planted), ranked[0]), "ceiling"
+
+    return prefer
 
 
 def top(learned: Learned, tracks: list[Track], n: int) -> set[str]:
@@ -116,7 +153,7 @@ def top(learned: Learned, tracks: list[Track], n: int) -> set[str]:
 
 @dataclass(frozen=True)
 class Summary:
-    """The issue's targets over seeds."""
+    """The issue's targets over seeds, and what the rules allow at most (``*_ceiling``)."""
 
     seeds: int
     top3_rate: float
@@ -124,55 +161,93 @@ class Summary:
     share_plain: float
     null_clean_rate: float
     null_max_lift: float
+    share_ceiling: float = 0.0
+    heard_learning: float = 0.0  # seeds where each planted track gave an observation at all
+    heard_ceiling: float = 0.0
+
+
+def share(run: Run, last: int = 50) -> float:
+    """The planted tracks' share of the last ``last`` songs."""
+    return sum(p in run.planted for p in run.played[-last:]) / last
+
+
+def heard(run: Run) -> bool:
+    """Whether every planted track gave at least one observation (else no learner ranks it)."""
+    return all(p in run.learned.tracks for p in run.planted)
 
 
 def evaluate(seeds: int, scenario: Scenario, config: Config, first: int = 0) -> Summary:
-    """Run every target over ``seeds`` seeds."""
-    recovered, with_l, without_l, clean, worst = 0, [], [], 0, []
-    last = 50
+    """Run every target over ``seeds`` seeds, and the ceiling the rules leave."""
+    recovered, clean, worst, heard_all, heard_any = 0, 0, [], 0, 0
+    shares: dict[str, list[float]] = {"learning": [], "plain": [], "ceiling": []}
     null = replace(scenario, lift=0.0)
     for seed in range(first, first + seeds):
         tracks, _ = library(seed, scenario)
         run = simulate(seed, scenario, config, learning=True)
-        plain = simulate(seed, scenario, config, learning=False)
         recovered += top(run.learned, tracks, scenario.lifted) == run.planted
-        with_l.append(sum(p in run.planted for p in run.played[-last:]) / last)
-        without_l.append(sum(p in plain.planted for p in plain.played[-last:]) / last)
+        heard_any += heard(run)
+        shares["learning"].append(share(run))
+        shares["plain"].append(share(simulate(seed, scenario, config, learning=False)))
+        best = simulate(seed, scenario, config, learning=False, ceiling=True)
+        shares["ceiling"].append(share(best))
+        heard_all += heard(best)
         flat = simulate(seed, null, config, learning=True)
         biggest = max(flat.learned.effect(t).lift for t in tracks)
         worst.append(biggest)
         clean += biggest <= 0.1
-    return Summary(seeds, recovered / seeds, statistics.fmean(with_l), statistics.fmean(without_l),
-                   clean / seeds, max(worst))
+    mean = {k: statistics.fmean(v) for k, v in shares.items()}
+    return Summary(seeds, recovered / seeds, mean["learning"], mean["plain"], clean / seeds,
+                   max(worst), mean["ceiling"], heard_any / seeds, heard_all / seeds)
+
+
+def settings(args: argparse.Namespace) -> Config:
+    """The shipped config with the rules and learning given on the command line."""
+    rules = {"strategy": args.strategy, "no_repeat": args.no_repeat, "step": args.step}
+    learning = {"prior_plays": args.prior, "explore": args.explore, "weight": args.weight}
+    return parse_config({
+        "rules": {k: v for k, v in rules.items() if v is not None},
+        "learning": {k: v for k, v in learning.items() if v is not None},
+    })
+
+
+def report(s: Summary) -> list[str]:
+    """The summary against the issue's targets, one line each."""
+    def ratio(x: float) -> str:
+        return f"{x / s.share_plain:.2f}x" if s.share_plain else "inf"
+
+    return [
+        f"planted top 3 recovered: {s.top3_rate:.0%} of seeds (target >= 90%); every planted "
+        f"track observed at least once in {s.heard_learning:.0%} (ceiling {s.heard_ceiling:.0%})",
+        f"planted share of the last 50 songs: {s.share_learning:.1%} with learning, "
+        f"{s.share_plain:.1%} without ({ratio(s.share_learning)}; target >= 2x); ceiling "
+        f"{s.share_ceiling:.1%} ({ratio(s.share_ceiling)})",
+        f"no planted effect: max learned lift <= 0.1 in {s.null_clean_rate:.0%} of seeds "
+        f"(target >= 95%), largest {s.null_max_lift:+.3f}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the targets for the shipped config (or the strategy and learning given)."""
+    """Print the targets for the shipped config (or the rules and learning given)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--songs", type=int, default=200)
     parser.add_argument("--strategy", choices=("iso", "uplift", "match"), default=None)
+    parser.add_argument("--no-repeat", type=int, default=None, help="rules.no_repeat")
+    parser.add_argument("--step", type=float, default=None, help="rules.step (1: no band)")
     parser.add_argument("--prior", type=float, default=None, help="learning.prior_plays")
     parser.add_argument("--explore", type=float, default=None, help="learning.explore")
     parser.add_argument("--weight", type=float, default=None, help="learning.weight")
+    parser.add_argument("--spread", choices=("uniform", "catalog", "reach"), default="uniform",
+                        help="the library's valence/energy (see point())")
     args = parser.parse_args(argv)
-    overrides: dict[str, dict[str, object]] = {"rules": {}, "learning": {}}
-    if args.strategy:
-        overrides["rules"]["strategy"] = args.strategy
-    for key in ("prior", "explore", "weight"):
-        if getattr(args, key) is not None:
-            name = {"prior": "prior_plays"}.get(key, key)
-            overrides["learning"][name] = getattr(args, key)
-    config = parse_config(overrides)
-    s = evaluate(args.seeds, Scenario(songs=args.songs), config)
-    print(f"strategy {config.rules.strategy}, learning {config.learning}, {s.seeds} seeds, "
-          f"{args.songs} songs")
-    print(f"planted top 3 recovered: {s.top3_rate:.0%} of seeds (target >= 90%)")
-    ratio = s.share_learning / s.share_plain if s.share_plain else float("inf")
-    print(f"planted share of the last 50 songs: {s.share_learning:.1%} with learning, "
-          f"{s.share_plain:.1%} without ({ratio:.2f}x; target >= 2x)")
-    print(f"no planted effect: max learned lift <= 0.1 in {s.null_clean_rate:.0%} of seeds "
-          f"(target >= 95%), largest {s.null_max_lift:+.3f}")
+    config = settings(args)
+    s = evaluate(args.seeds, Scenario(songs=args.songs, spread=args.spread), config)
+    print(f"strategy {config.rules.strategy} (step {config.rules.step}, no_repeat "
+          f"{config.rules.no_repeat}), learning {config.learning}, {s.seeds} seeds, "
+          f"{args.songs} songs, {args.spread} library")
+    print("\n".join(report(s)))
+    print("ceiling: a preference that knows the planted tracks and picks one whenever the "
+          "band holds one (greedy; a bound on what the rules let any learning do)")
     return 0
 
 

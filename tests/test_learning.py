@@ -111,4 +111,25 @@ def test_simulated_listener_runs_with_the_real_chooser() -> None:
     assert len(run.played) == 120 and len(run.planted) == 3
     summary = simulate_listener.evaluate(2, scenario, config)
     assert 0 <= summary.top3_rate <= 1 and 0 <= summary.share_plain <= 1
+    assert 0 <= summary.share_ceiling <= 1 and 0 <= summary.heard_ceiling <= 1
     assert summary.null_max_lift < 0.2
+    assert len(simulate_listener.report(summary)) == 3
+
+
+def test_ceiling_plays_planted_tracks_only_inside_the_band() -> None:
+    # The ceiling knows the planted tracks but goes through the same rules: with the band
+    # opened (step 1) it plays them far more than plain rules; it is a bound, not a learner.
+    config = parse_config({"rules": {"step": 1.0}})
+    scenario = simulate_listener.Scenario(songs=120)
+    best = simulate_listener.simulate(1, scenario, config, learning=False, ceiling=True)
+    plain = simulate_listener.simulate(1, scenario, config, learning=False)
+    assert simulate_listener.share(best) > 2 * simulate_listener.share(plain)
+    assert simulate_listener.heard(best)
+
+
+@pytest.mark.parametrize("spread", ["uniform", "catalog", "reach"])
+def test_simulated_libraries_stay_on_the_plane(spread: str) -> None:
+    scenario = simulate_listener.Scenario(spread=spread)
+    tracks, lifts = simulate_listener.library(5, scenario)
+    assert len(tracks) == 30 and sum(v > 0 for v in lifts.values()) == 3
+    assert all(0 <= (t.valence or 0) <= 1 and 0 <= (t.energy or 0) <= 1 for t in tracks)
