@@ -45,6 +45,16 @@ def _check_source(value: str) -> str | None:
             'video file) or "files:DIR" (a folder of images)')
 
 
+def _check_size(value: str) -> str | None:
+    width, sep, height = value.lower().partition("x")
+    if value.strip().lower() == "auto" or (
+        sep and width.isdigit() and height.isdigit()
+        and 32 <= int(width) <= 10000 and 32 <= int(height) <= 10000
+    ):
+        return None
+    return 'must be "auto" (the full-view mode) or WIDTHxHEIGHT, each side 32..10000'
+
+
 def _check_pin(value: int) -> str | None:
     return None if value == -1 or 0 <= value <= 27 else "must be a BCM pin 0..27, or -1 for none"
 
@@ -85,6 +95,11 @@ class CameraConfig:
     led_pin: int = field(metadata=_spec("LED pin", _check_pin))
     warmup_s: float = field(metadata=_spec("seconds for the camera to settle", _between(0, 10)))
     debug_dir: Path | None = field(metadata=_spec('folder to write frames to; "" = never'))
+    size: str = field(metadata=_spec('frame size, "auto" = full field of view', _check_size))
+    burst_s: float = field(
+        metadata=_spec("seconds the frames of a check are spread over", _between(0, 30)))
+    timeout_s: float = field(
+        metadata=_spec("longest wait for one frame", _between(0.1, 30)))
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,16 @@ class MoodConfig:
     min_confidence: float = field(
         metadata=_spec("confidence below which a reading is unsure", _between(0, 1))
     )
+    detector: str = field(metadata=_spec(
+        "face detector", _one_of("short_range", "full_range", "full_range_sparse")))
+    detect_tiles: int = field(
+        metadata=_spec("rows of detector tiles besides the whole frame", _between(0, 6)))
+    min_face_px: float = field(
+        metadata=_spec("narrowest face box classified, pixels", _between(0, 1000)))
+    min_sharpness: float = field(
+        metadata=_spec("lowest Laplacian variance of a crop", _between(0, 10000)))
+    max_turn: float = field(
+        metadata=_spec("largest head turn classified, 0 frontal..1 profile", _between(0, 1)))
     circumplex: Mapping[str, Affect] = field(
         metadata=_spec("valence and arousal of each emotion, for mood as numbers")
     )

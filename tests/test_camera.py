@@ -1,8 +1,13 @@
-"""Camera back-ends: source parsing, the files: and opencv: cameras on real files, the fake."""
+"""Camera back-ends: source parsing, the files: and opencv: cameras on real files, the fake,
+the Pi camera's sensor-mode choice and its lifecycle over a stand-in picamera2."""
 
 from __future__ import annotations
 
+import os
+import sys
+import types
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -13,8 +18,8 @@ from appliance.hw.camera import Camera
 from appliance.hw.fake import FakeCamera
 from appliance.hw.files_camera import FilesCamera
 from appliance.hw.opencv_camera import OpenCVCamera
-from appliance.hw.picamera import PiCamera
-from appliance.hw.sources import open_camera
+from appliance.hw.picamera import PiCamera, choose_mode
+from appliance.hw.sources import open_camera, parse_size
 
 
 def numbered_frames(n: int, size: tuple[int, int] = (64, 48)) -> list[np.ndarray]:
@@ -159,9 +164,153 @@ def test_fake_camera_drives_error_paths() -> None:
 
 @pytest.mark.hardware
 def test_pi_camera_gives_640x480_bgr_frames_and_stops() -> None:
-    camera = PiCamera(warmup_s=1.0)
+    camera = PiCamera(warmup_s=1.0, size=(640, 480))
     with camera:
         frames = [camera.capture() for _ in range(3)]
     assert all(f.shape == (480, 640, 3) and f.dtype == np.uint8 for f in frames)
     assert frames[-1].std() > 1  # a real image, not a blank buffer
-    camera.close()
+    camera.release()
+
+
+# Sensor modes as picamera2's ``Picamera2.sensor_modes`` reports them (10-bit and 8-bit
+# lists abridged to size, crop_limits, bit_depth). Camera Module 3 (imx708) and the HQ camera
+# (imx477) from ``rpicam-hello --list-cameras`` as quoted in raspberrypi/picamera2 issues
+# #1184 and #301; Camera Module v2 (imx219) from ``sensor_modes`` in issue #683.
+IMX708 = [
+    {"size": (1536, 864), "crop_limits": (768, 432, 3072, 1728), "bit_depth": 10},
+    {"size": (2304, 1296), "crop_limits": (0, 0, 4608, 2592), "bit_depth": 10},
+    {"size": (4608, 2592), "crop_limits": (0, 0, 4608, 2592), "bit_depth": 10},
+]
+IMX219 = [
+    {"size": (640, 480), "crop_limits": (1000, 752, 1280, 960), "bit_depth": 10},
+    {"size": (1640, 1232), "crop_limits": (0, 0, 3280, 2464), "bit_depth": 10},
+    {"size": (1920, 1080), "crop_limits": (680, 692, 1920, 1080), "bit_depth": 10},
+    {"size": (3280, 2464), "crop_limits": (0, 0, 3280, 2464), "bit_depth": 10},
+    {"size": (640, 480), "crop_limits": (1000, 752, 1280, 960), "bit_depth": 8},
+    {"size": (1640, 1232), "crop_limits": (0, 0, 3280, 2464), "bit_depth": 8},
+    {"size": (1920, 1080), "crop_limits": (680, 692, 1920, 1080), "bit_depth": 8},
+    {"size": (3280, 2464), "crop_limits": (0, 0, 3280, 2464), "bit_depth": 8},
+]
+IMX477 = [
+    {"size": (1332, 990), "crop_limits": (696, 528, 2664, 1980), "bit_depth": 10},
+    {"size": (2028, 1080), "crop_limits": (0, 440, 4056, 2160), "bit_depth": 12},
+    {"size": (2028, 1520), "crop_limits": (0, 0, 4056, 3040), "bit_depth": 12},
+    {"size": (4056, 3040), "crop_limits": (0, 0, 4056, 3040), "bit_depth": 12},
+]
+
+
+@pytest.mark.parametrize(("modes", "size", "want"), [
+    (IMX708, None, ((2304, 1296), 10)),
+    (IMX219, None, ((1640, 1232), 10)),
+    (IMX477, None, ((2028, 1520), 12)),
+    (IMX708, (640, 480), ((2304, 1296), 10)),   # scaled from the full view, not cropped
+    (IMX219, (1920, 1080), ((3280, 2464), 10)),  # the 1080p mode crops: full view instead
+    (IMX708, (4608, 2592), ((4608, 2592), 10)),
+    (IMX477, (1332, 990), ((2028, 1520), 12)),
+])
+def test_sensor_mode_is_chosen_by_field_of_view(modes: list, size: tuple | None,
+                                                 want: tuple) -> None:
+    mode = choose_mode(modes, size)
+    assert (mode["size"], mode["bit_depth"]) == want
+
+
+def test_a_size_the_sensor_cannot_give_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"5000x4000 .* 1640x1232, 1920x1080, 3280x2464"):
+        choose_mode(IMX219, (5000, 4000))
+
+
+def test_camera_size_parses_auto_and_width_x_height() -> None:
+    assert parse_size("auto") is None and parse_size("1640x1232") == (1640, 1232)
+    for bad in ("big", "640", "0x480", "640x"):
+        with pytest.raises(ValueError, match="camera size"):
+            parse_size(bad)
+
+
+class FakePicamera2:
+    """Stands in for ``picamera2.Picamera2``: records calls; stop() can be made to fail."""
+
+    made: ClassVar[list[FakePicamera2]] = []
+
+    def __init__(self) -> None:
+        self.sensor_modes = IMX708
+        self.calls: list[str] = []
+        self.fail_stop = False
+        self.frame = np.zeros((1296, 2304, 3), np.uint8)
+        FakePicamera2.made.append(self)
+
+    def create_video_configuration(self, **kwargs: object) -> dict:
+        return kwargs
+
+    def configure(self, config: dict) -> None:
+        self.config = config
+        self.calls.append("configure")
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def capture_array(self, name: str, wait: float | None = None) -> np.ndarray:
+        self.calls.append(f"capture {name} wait={wait}")
+        return self.frame
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+        if self.fail_stop:
+            raise RuntimeError("stop failed")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    monkeypatch.delenv("LIBCAMERA_LOG_LEVELS", raising=False)
+    FakePicamera2.made = []
+    return FakePicamera2
+
+
+def test_pi_camera_keeps_one_object_and_starts_it_per_check(fake_picamera2: type) -> None:
+    waits: list[float] = []
+    camera = PiCamera(warmup_s=1.5, timeout_s=2.5, sleep=waits.append)
+    for _ in range(2):
+        camera.open()
+        assert camera.capture().shape == (1296, 2304, 3)
+        camera.close()
+    (made,) = fake_picamera2.made
+    check = ["start", "capture main wait=2.5", "stop"]
+    assert made.calls == ["configure", *check, *check]
+    assert made.config["main"] == {"size": (2304, 1296), "format": "RGB888"}
+    assert made.config["sensor"] == {"output_size": (2304, 1296), "bit_depth": 10}
+    assert waits == [1.5, 1.5] and os.environ["LIBCAMERA_LOG_LEVELS"] == "*:WARN"
+    camera.release()
+    assert made.calls[-2:] == ["stop", "close"]
+
+
+def test_pi_camera_closes_even_when_stop_raises(fake_picamera2: type) -> None:
+    camera = PiCamera(warmup_s=0, sleep=lambda s: None)
+    camera.open()
+    fake_picamera2.made[0].fail_stop = True
+    camera.close()  # logged, and the object released so libcamera lets the camera go
+    assert fake_picamera2.made[0].calls[-2:] == ["stop", "close"]
+    with pytest.raises(CameraUnavailable, match="not open"):
+        camera.capture()
+    camera.open()  # a new object next time
+    assert len(fake_picamera2.made) == 2
+    fake_picamera2.made[1].fail_stop = True
+    camera.release()
+    assert fake_picamera2.made[1].calls[-2:] == ["stop", "close"]
+
+
+def test_pi_camera_timeout_is_camera_unavailable(fake_picamera2: type) -> None:
+    camera = PiCamera(warmup_s=0, sleep=lambda s: None)
+    camera.open()
+
+    def hang(name: str, wait: float | None = None) -> np.ndarray:
+        raise TimeoutError
+
+    fake_picamera2.made[0].capture_array = hang  # type: ignore[method-assign]
+    with pytest.raises(CameraUnavailable, match="capture failed"):
+        camera.capture()
+    camera.release()

@@ -20,6 +20,7 @@ from appliance.mood.aggregate import FaceReading, aggregate
 from appliance.mood.check import FaceReader, MoodChecker
 from appliance.mood.crop import CropSpec, crop_face, crop_matrix
 from appliance.mood.faces import Face
+from appliance.mood.listener import choose_listener, track_people
 from appliance.mood.reading import LABELS, NO_FACE, UNSURE
 
 SPEC = CropSpec(scale=1.2, shift_y=-0.1, align_eyes=True)
@@ -146,7 +147,8 @@ def test_check_lights_the_led_exactly_while_the_camera_is_open(
     camera.queue_frame(in_frame(photos["astronaut"])[0])
     events: list[tuple[bool, bool]] = []
     r = checker.check(on_camera=lambda on: events.append((on, camera.is_open)))
-    assert r.frames == 3 and r.faces == 3 and r.emotion in (*LABELS, UNSURE)
+    assert (r.frames, r.faces, r.frame_faces, r.used) == (3, 1, 3, 3)
+    assert r.emotion in (*LABELS, UNSURE)
     assert camera.led_seen == [("open", True), *[("capture", True)] * 3, ("close", True)]
     assert led_states(mock_pins) == [False, True, False] and not camera.is_open
     assert events == [(True, True), (False, False)]
@@ -165,7 +167,7 @@ def test_camera_is_closed_and_led_off_after_an_error_mid_check(
     assert not camera.is_open and [e for e, _ in camera.led_seen][-1] == "close"
     assert led_states(mock_pins) == [False, True, False] and events == [True, False]
     camera.queue_frame(in_frame(photos["astronaut"])[0])
-    assert checker.check().faces == 3  # the next check works again
+    assert checker.check().used == 3  # the next check works again
 
 
 @pytest.mark.runtime
@@ -209,19 +211,24 @@ def test_frames_without_a_face_read_no_face(reader: FaceReader,
 
 
 @pytest.mark.runtime
-def test_several_faces_in_a_frame_each_count(reader: FaceReader, photos: dict) -> None:
+def test_only_the_listener_is_read_and_people_are_counted(reader: FaceReader,
+                                                         photos: dict) -> None:
     left = in_frame(photos["astronaut"], 1.2, size=(320, 480))[0]
     right = in_frame(photos["grace_hopper"], 0.6, size=(320, 480))[0]
     camera = FakeCamera()
     camera.queue_frame(np.hstack([left, right]))
     with MoodChecker(camera, reader, frames=2) as checker:
         r = checker.check()
-    assert r.faces == 4 and r.frames == 2
+    assert (r.faces, r.frame_faces, r.used, r.frames) == (2, 4, 2, 2)
     readings = reader.read(np.hstack([left, right]))
     assert sorted(round(fr.face.box[0] // 320) for fr in readings) == [0, 1]  # one each side
-    areas = np.array([fr.face.area for fr in readings])
-    expected = sum(a * fr.as_dict()["happy"] for a, fr in zip(areas, readings, strict=True))
-    assert r.probabilities["happy"] == pytest.approx(expected / areas.sum(), abs=1e-4)
+    tracks = track_people([[fr.face for fr in readings]])
+    chosen = tracks[choose_listener(tracks, (640, 480)) or 0][0][1]
+    (listener,) = [fr for fr in readings if fr.face == chosen]
+    other = next(fr for fr in readings if fr.face != chosen)
+    assert abs(listener.as_dict()["happy"] - other.as_dict()["happy"]) > 0.01  # they differ
+    for label, p in listener.as_dict().items():
+        assert r.probabilities[label] == pytest.approx(p, abs=1e-4)
 
 
 @pytest.mark.runtime
@@ -240,7 +247,8 @@ def test_files_camera_end_to_end_from_config(tmp_path: Path, photo_paths: dict,
             r = checker.check()
     finally:
         os.chdir(cwd)
-    assert r.frames == 3 and r.faces == 3  # astronaut, camera, grace_hopper: one face each
+    # Three photos, one face each, near the same place: followed as one person.
+    assert (r.frames, r.frame_faces, r.faces) == (3, 3, 1)
     assert r.emotion in (*LABELS, UNSURE)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
         f"{name}{path.suffix}" for name, path in photo_paths.items())  # nothing written
@@ -258,7 +266,7 @@ def test_debug_dir_gets_the_frames_and_crops(tmp_path: Path, reader: FaceReader,
     names = sorted(p.name for p in folder.iterdir())
     crops = [n for n in names if "-face" in n]
     assert set(names) - set(crops) == {"frame0.png", "frame1.png", "reading.json"}
-    assert len(crops) == r.faces == 2
+    assert len(crops) == r.used == 2
     assert cv2.imread(str(folder / crops[0])).shape == (48, 48, 3)
     summary = json.loads((folder / "reading.json").read_text())
     assert summary["emotion"] == r.emotion and len(summary["faces"]) == 2

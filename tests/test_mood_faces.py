@@ -38,7 +38,7 @@ def test_decode_puts_boxes_and_eyes_relative_to_their_anchor() -> None:
     ax, ay = anchors[600]
     cx, cy = ax + 4 / 128, ay - 2 / 128
     assert np.allclose(rows[0, :4], [cx - 0.125, cy - 0.125, cx + 0.125, cy + 0.125])
-    assert np.allclose(rows[0, 4:], [ax - 8 / 128, ay - 6 / 128, ax + 8 / 128, ay - 6 / 128])
+    assert np.allclose(rows[0, 4:8], [ax - 8 / 128, ay - 6 / 128, ax + 8 / 128, ay - 6 / 128])
 
 
 def test_weighted_nms_merges_overlaps_by_score_and_keeps_separate_faces() -> None:

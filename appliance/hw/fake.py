@@ -84,3 +84,30 @@ class FakeCamera(Camera):
     def close(self) -> None:
         """Switches the fake off; safe to call again."""
         self.is_open = False
+
+
+class FakeClock:
+    """A clock that moves only when slept on or told: the mood check's burst runs on it in
+    tests and the simulated appliance, without waiting.
+
+    Attributes:
+        now: the current reading of ``monotonic()``.
+        sleeps: every ``sleep()`` asked for, in order.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        """Virtual seconds."""
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Moves the clock on by ``seconds`` at once."""
+        self.sleeps.append(seconds)
+        self.now += max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        """Driver: time passes (e.g. a capture that takes a while)."""
+        self.now += seconds

@@ -13,6 +13,8 @@ from appliance.errors import CameraUnavailable
 from appliance.hw.camera import Camera
 
 log = logging.getLogger(__name__)
+#: Asked of a webcam for "auto": larger than any, so the driver picks its largest mode.
+LARGEST = (10000, 10000)
 
 
 class OpenCVCamera(Camera):
@@ -25,11 +27,11 @@ class OpenCVCamera(Camera):
     Args:
         device: webcam index, or the path of a video file.
         warmup_s: settling time of a webcam (ignored for files).
-        size: ``(width, height)`` asked of a webcam.
+        size: ``(width, height)`` asked of a webcam; None asks for its largest mode.
     """
 
     def __init__(self, device: int | str, warmup_s: float = 0.0,
-                 size: tuple[int, int] = (640, 480)) -> None:
+                 size: tuple[int, int] | None = None) -> None:
         self.device = device
         self.warmup_s = warmup_s
         self.size = size
@@ -56,8 +58,13 @@ class OpenCVCamera(Camera):
         if self.is_file:
             capture.set(cv2.CAP_PROP_POS_FRAMES, self._position)
         else:
-            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
-            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+            # Asked for more than any webcam has, V4L2 settles on the largest mode it has.
+            width, height = self.size or LARGEST
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            log.debug("webcam %s: %dx%d frames", self.device,
+                      capture.get(cv2.CAP_PROP_FRAME_WIDTH),
+                      capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
             deadline = time.monotonic() + self.warmup_s
             while time.monotonic() < deadline:
                 self.capture()

@@ -1,18 +1,21 @@
 """Combine the faces of a burst into one ``MoodReading`` (pure functions, no I/O).
 
-Every face seen in any frame counts, weighted by its box area: the nearest (largest) face is
-most likely the listener and its crop is the sharpest. The weighted mean of the per-class
-probabilities decides; if its top class is below ``min_confidence`` the reading is "unsure",
-so that one noisy frame or an ambiguous face does not steer the music.
+The mood check passes only the listener's usable crops (``appliance.mood.listener``); each
+counts weighted by its box area, so a sharper, nearer crop weighs more. The weighted mean of
+the per-class probabilities decides; if its top class is below ``min_confidence`` the
+reading is "unsure", so that one noisy frame or an ambiguous face does not steer the music.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
+from appliance.mood.circumplex import mood_point
 from appliance.mood.faces import Face
 from appliance.mood.reading import LABELS, NO_FACE, UNSURE, MoodReading
 
@@ -44,20 +47,32 @@ class FaceReading:
         return {label: float(named.get(label, 0.0)) for label in LABELS}
 
 
-def aggregate(readings: Sequence[FaceReading], frames: int, min_confidence: float) -> MoodReading:
+def aggregate(
+    readings: Sequence[FaceReading], frames: int, min_confidence: float, *,
+    circumplex: Mapping[str, Any] | None = None, people: int | None = None,
+    frame_faces: int | None = None, skipped: Sequence[str] = (),
+) -> MoodReading:
     """The reading of a burst.
 
     Args:
-        readings: every face of every frame.
+        readings: the faces to combine (the listener's usable crops).
         frames: frames captured (faces or not).
         min_confidence: top averaged probability below which the result is ``UNSURE``.
+        circumplex: valence and arousal per label; None leaves them unset.
+        people: distinct people seen (default: ``len(readings)``, as before tracking).
+        frame_faces: detections over all frames (default: ``len(readings)``).
+        skipped: why crops were left out.
 
     Returns:
         ``NO_FACE`` with confidence 0 when there is no face; else the size-weighted mean
         probabilities (in ``LABELS`` order) and their top class, or ``UNSURE``.
     """
+    counted = partial(
+        MoodReading, faces=len(readings) if people is None else people, frames=frames,
+        frame_faces=len(readings) if frame_faces is None else frame_faces,
+        used=len(readings), skipped=tuple(skipped))
     if not readings:
-        return MoodReading(NO_FACE, 0.0, {}, faces=0, frames=frames)
+        return counted(NO_FACE, 0.0, {})
     weights = np.array([max(r.face.area, 1.0) for r in readings], dtype=np.float64)
     table = np.array([[r.as_dict()[label] for label in LABELS] for r in readings])
     mean = weights @ table / weights.sum()
@@ -65,4 +80,6 @@ def aggregate(readings: Sequence[FaceReading], frames: int, min_confidence: floa
     confidence = float(mean[top])
     emotion = LABELS[top] if confidence >= min_confidence else UNSURE
     probabilities = {label: float(p) for label, p in zip(LABELS, mean, strict=True)}
-    return MoodReading(emotion, confidence, probabilities, faces=len(readings), frames=frames)
+    point = mood_point(probabilities, circumplex) if circumplex else None
+    valence, arousal = point if point else (None, None)
+    return counted(emotion, confidence, probabilities, valence=valence, arousal=arousal)

@@ -1,7 +1,9 @@
 """One mood check: camera on, a burst of frames, camera off, then faces read and combined.
 
-The stages are small and separately testable: capture (``MoodChecker._capture_burst``),
-detect (``faces``), crop (``crop``), classify (``classifier``), aggregate (``aggregate``).
+The stages are small and separately testable: capture (``MoodChecker._capture_burst``, the
+frames spread over ``burst_s``), detect (``faces``), follow and choose the listener and skip
+unusable crops (``listener``), crop (``crop``), classify (``classifier``), aggregate
+(``aggregate``).
 The camera and the LED are on only while frames are taken; all computing happens after the
 camera is closed again. Frames stay in memory unless ``debug_dir`` names a folder.
 """
@@ -11,22 +13,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
 
-from appliance.errors import ApplianceError, CameraUnavailable, ModelError
+from appliance.errors import ApplianceError, CameraUnavailable, ConfigError, ModelError
 from appliance.hw.camera import Camera
 from appliance.hw.led import StatusLed
-from appliance.hw.sources import open_camera
+from appliance.hw.sources import open_camera, parse_size
 from appliance.mood.aggregate import FaceReading, aggregate
 from appliance.mood.classifier import EmotionClassifier
 from appliance.mood.crop import crop_face
-from appliance.mood.faces import FaceDetector
+from appliance.mood.faces import Face, FaceDetector
+from appliance.mood.listener import Gates, choose_listener, crop_problem, track_people
 from appliance.mood.reading import MoodReading
 
 if TYPE_CHECKING:
@@ -40,6 +44,17 @@ T = TypeVar("T")
 NUM_THREADS = 1
 
 
+def _size(text: str) -> tuple[int, int] | None:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from exc
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
 def _camera_call(call: Callable[[], T]) -> T:
     """``call()``, with a back-end error that its adapter did not translate made one."""
     try:
@@ -48,6 +63,28 @@ def _camera_call(call: Callable[[], T]) -> T:
         raise
     except Exception as exc:
         raise CameraUnavailable(f"camera failed during a check: {exc!r}") from exc
+
+
+class BurstClock(Protocol):
+    """The time a burst is spread over (``FakeClock`` in ``appliance.hw.fake`` for tests)."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back."""
+
+    def sleep(self, seconds: float) -> None:
+        """Waits ``seconds``."""
+
+
+class SystemBurstClock:
+    """``time.monotonic`` and ``time.sleep``."""
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        """``time.sleep(seconds)``."""
+        time.sleep(seconds)
 
 
 class FaceReader:
@@ -65,9 +102,24 @@ class FaceReader:
     @classmethod
     def from_config(cls, config: Config) -> FaceReader:
         """Both models as ``config.mood`` says; raises ``ModelError``."""
-        detector = FaceDetector(min_score=config.mood.min_face_score, num_threads=NUM_THREADS)
-        classifier = EmotionClassifier(config.mood.model, num_threads=NUM_THREADS)
+        mood = config.mood
+        detector = FaceDetector(min_score=mood.min_face_score, num_threads=NUM_THREADS,
+                                model=mood.detector, tiles=mood.detect_tiles)
+        classifier = EmotionClassifier(mood.model, num_threads=NUM_THREADS)
         return cls(detector, classifier)
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        """The faces of a BGR uint8 frame; raises ``ModelError``."""
+        return _model_call(frame, lambda: self.detector.detect(frame))
+
+    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        """The face's grey crop, cut from the full-resolution frame."""
+        return crop_face(frame, face, self.classifier.contract.crop)
+
+    def classify(self, crop: np.ndarray, face: Face, index: int = 0) -> FaceReading:
+        """One crop's probabilities; raises ``ModelError``."""
+        probs = _model_call(crop, lambda: self.classifier.classify(crop))
+        return FaceReading(face, tuple(map(float, probs)), self.classifier.labels, index)
 
     def read(self, frame: np.ndarray, index: int = 0) -> list[FaceReading]:
         """Every face of a BGR uint8 frame with its probabilities.
@@ -75,18 +127,49 @@ class FaceReader:
         Raises:
             ModelError: a model failed at run time.
         """
-        try:
-            faces = self.detector.detect(frame)
-            spec, labels = self.classifier.contract.crop, self.classifier.labels
-            return [
-                FaceReading(face, tuple(map(float, self.classifier.classify(
-                    crop_face(frame, face, spec)))), labels, index)
-                for face in faces
-            ]
-        except (RuntimeError, ValueError) as exc:
-            if isinstance(exc, ApplianceError):
-                raise
-            raise ModelError(f"mood model failed on a {frame.shape} frame: {exc}") from exc
+        return [self.classify(self.crop(frame, f), f, index) for f in self.detect(frame)]
+
+
+def _model_call(data: np.ndarray, call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except (RuntimeError, ValueError) as exc:
+        if isinstance(exc, ApplianceError):
+            raise
+        raise ModelError(f"mood model failed on a {data.shape} image: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Listening:
+    """What a burst showed: the listener's usable readings and the counts around them."""
+
+    readings: list[FaceReading]
+    people: int
+    frame_faces: int
+    skipped: tuple[str, ...]
+    listener: int | None
+    tracks: list[list[tuple[int, Face]]]
+
+
+def read_listener(reader: FaceReader, frames: Sequence[np.ndarray], gates: Gates,
+                  detections: Sequence[Sequence[Face]] | None = None) -> Listening:
+    """Detect in every frame (unless ``detections`` are given), follow the people, and
+    classify only the listener's usable crops (the others' faces are counted, never read)."""
+    if detections is None:
+        detections = [reader.detect(frame) for frame in frames]
+    tracks = track_people(detections)
+    height, width = frames[0].shape[:2] if frames else (0, 0)
+    listener = choose_listener(tracks, (width, height))
+    readings, skipped = [], []
+    for index, face in tracks[listener] if listener is not None else []:
+        crop = reader.crop(frames[index], face)
+        problem = crop_problem(face, crop, gates)
+        if problem:
+            skipped.append(f"frame {index}: {problem}")
+        else:
+            readings.append(reader.classify(crop, face, index))
+    frame_faces = sum(len(d) for d in detections)
+    return Listening(readings, len(tracks), frame_faces, tuple(skipped), listener, tracks)
 
 
 class MoodChecker:
@@ -99,12 +182,18 @@ class MoodChecker:
         min_confidence: below this the reading is ``UNSURE``.
         led: the camera/status LED (lit exactly while the camera is open), or None.
         debug_dir: folder to write each check's frames and crops to; None = never.
+        burst_s: the frames are spread evenly over this many seconds (first to last).
+        clock: the burst's clock (injectable for tests).
+        gates: when a crop is skipped.
+        circumplex: valence and arousal per emotion (``config.mood.circumplex``), or None.
     """
 
     def __init__(
         self, camera: Camera, reader: FaceReader, *, frames: int = 5,
         min_confidence: float = 0.40, led: StatusLed | None = None,
-        debug_dir: Path | None = None,
+        debug_dir: Path | None = None, burst_s: float = 0.0,
+        clock: BurstClock | None = None, gates: Gates | None = None,
+        circumplex: Mapping[str, Any] | None = None,
     ) -> None:
         self.camera = camera
         self.reader = reader
@@ -112,11 +201,16 @@ class MoodChecker:
         self.min_confidence = min_confidence
         self.led = led or StatusLed(-1)
         self.debug_dir = debug_dir
+        self.burst_s = burst_s
+        self.clock = clock or SystemBurstClock()
+        self.gates = gates or Gates()
+        self.circumplex = circumplex
         self._owns_led = led is None
 
     @classmethod
     def from_config(
-        cls, config: Config, camera: Camera | None = None, led: StatusLed | None = None
+        cls, config: Config, camera: Camera | None = None, led: StatusLed | None = None,
+        clock: BurstClock | None = None,
     ) -> MoodChecker:
         """A checker as ``config`` says; the models are loaded now.
 
@@ -124,20 +218,24 @@ class MoodChecker:
             config: the effective configuration.
             camera: a camera to use instead of ``camera.source`` (e.g. a ``FakeCamera``).
             led: a shared LED to use instead of one made from ``camera.led_pin``.
+            clock: the burst's clock (default: the system's).
 
         Raises:
             ModelError: a model is missing or does not match its contract.
-            ConfigError: the camera source or LED pin cannot be used.
+            ConfigError: the camera source, size or LED pin cannot be used.
         """
         reader = FaceReader.from_config(config)
-        cam = config.camera
-        camera = camera or open_camera(cam.source, warmup_s=cam.warmup_s)
+        cam, mood = config.camera, config.mood
+        camera = camera or open_camera(cam.source, warmup_s=cam.warmup_s,
+                                       size=_size(cam.size), timeout_s=cam.timeout_s)
         made_led = led is None
         if led is None:  # last: nothing after it can fail and leave the pin held
             led = StatusLed(cam.led_pin, config.gpio.pin_factory)
+        gates = Gates(mood.min_face_px, mood.min_sharpness, mood.max_turn)
         checker = cls(
-            camera, reader, frames=cam.frames, min_confidence=config.mood.min_confidence,
-            led=led, debug_dir=cam.debug_dir,
+            camera, reader, frames=cam.frames, min_confidence=mood.min_confidence,
+            led=led, debug_dir=cam.debug_dir, burst_s=cam.burst_s, clock=clock, gates=gates,
+            circumplex=mood.circumplex,
         )
         checker._owns_led = made_led
         return checker
@@ -155,15 +253,20 @@ class MoodChecker:
         """
         frames = self._capture_burst(on_camera)
         started = time.perf_counter()
-        readings = [r for i, frame in enumerate(frames) for r in self.reader.read(frame, i)]
-        reading = aggregate(readings, len(frames), self.min_confidence)
+        seen = read_listener(self.reader, frames, self.gates)
+        reading = aggregate(seen.readings, len(frames), self.min_confidence,
+                            circumplex=self.circumplex, people=seen.people,
+                            frame_faces=seen.frame_faces, skipped=seen.skipped)
         log.info(
-            "mood %s (confidence %.2f, %d face(s) in %d frame(s), %.0f ms)", reading.emotion,
-            reading.confidence, reading.faces, reading.frames,
+            "mood %s (confidence %.2f, valence %s, arousal %s): %d person(s), listener's "
+            "face in %d of %d frame(s), %d skipped%s (%.0f ms)", reading.emotion,
+            reading.confidence, _num(reading.valence), _num(reading.arousal), reading.faces,
+            reading.used + len(reading.skipped), reading.frames, len(reading.skipped),
+            f" ({'; '.join(reading.skipped)})" if reading.skipped else "",
             (time.perf_counter() - started) * 1000,
         )
         if self.debug_dir is not None:
-            self._write_debug(frames, readings, reading)
+            self._write_debug(frames, seen.readings, reading)
         return reading
 
     def _capture_burst(self, on_camera: Callable[[bool], None] | None) -> list[np.ndarray]:
@@ -174,7 +277,7 @@ class MoodChecker:
             announced = True
             if on_camera is not None:
                 on_camera(True)
-            return [_camera_call(self.camera.capture) for _ in range(self.frames)]
+            return self._spread_frames()
         finally:
             try:
                 self.camera.close()
@@ -182,6 +285,19 @@ class MoodChecker:
                 self.led.off()
                 if announced and on_camera is not None:
                     on_camera(False)
+
+    def _spread_frames(self) -> list[np.ndarray]:
+        """``frames`` captures, the k-th at ``k * burst_s / (frames - 1)`` after the first:
+        five frames back to back are one expression five times."""
+        step = self.burst_s / (self.frames - 1) if self.frames > 1 else 0.0
+        start = self.clock.monotonic()
+        frames = []
+        for k in range(self.frames):
+            wait = start + k * step - self.clock.monotonic()
+            if wait > 0:
+                self.clock.sleep(wait)
+            frames.append(_camera_call(self.camera.capture))
+        return frames
 
     def _write_debug(
         self, frames: list[np.ndarray], readings: list[FaceReading], reading: MoodReading
@@ -206,8 +322,12 @@ class MoodChecker:
                  folder)
 
     def close(self) -> None:
-        """Closes the camera (if a check left it open) and the LED if this checker made it."""
+        """Closes the camera (and releases it for good where the back-end keeps it between
+        checks) and the LED if this checker made it."""
         self.camera.close()
+        release = getattr(self.camera, "release", None)
+        if callable(release):
+            release()
         if self._owns_led:
             self.led.close()
 

@@ -40,6 +40,8 @@ class Contract:
         output_kind: ``"probabilities"`` or ``"logits"`` (softmax applied here).
         crop: how faces are cut out of frames.
         sha256: the model file's SHA-256 as exported, or ``""`` when not recorded.
+        temperature: logits are divided by it before the softmax (fitted on faces the model
+            was not trained on by ``scripts/measure_calibration.py``; 1 = as trained).
     """
 
     labels: tuple[str, ...]
@@ -48,6 +50,7 @@ class Contract:
     output_kind: str
     crop: CropSpec
     sha256: str = ""
+    temperature: float = 1.0
 
 
 def read_contract(path: Path) -> Contract:
@@ -64,6 +67,7 @@ def read_contract(path: Path) -> Contract:
         lo, hi = (float(v) for v in shape["range"])
         kind = str(data.get("output", {}).get("kind", "probabilities"))
         sha256 = str(data.get("sha256", ""))
+        temperature = float(data.get("temperature", 1.0))
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model contract ({exc.strerror})") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -77,8 +81,10 @@ def read_contract(path: Path) -> Contract:
             f"{path}: input must be square grey with range [lo, hi], lo < hi, and output.kind "
             f"one of {_OUTPUT_KINDS}; got {shape} and {kind!r}"
         )
+    if not 0.05 <= temperature <= 20:
+        raise ModelError(f"{path}: temperature must be 0.05..20, got {temperature}")
     crop = CropSpec.from_contract(data.get("crop"), size, str(path))
-    return Contract(labels, size, (lo, hi), kind, crop, sha256)
+    return Contract(labels, size, (lo, hi), kind, crop, sha256, temperature)
 
 
 class EmotionClassifier:
@@ -114,13 +120,16 @@ class EmotionClassifier:
         return self.contract.labels
 
     def classify(self, crop: np.ndarray) -> np.ndarray:
-        """Probabilities (float32, in ``labels`` order) for one grey uint8 face crop.
+        """Probabilities (float32, in ``labels`` order) for one grey uint8 face crop, with the
+        contract's temperature applied to logits.
 
         Raises:
             ValueError: the crop is not a grey image of the model's input size.
         """
         values = runtime.dequantize(self.raw_output(crop), self._output)
-        return softmax(values) if self.contract.output_kind == "logits" else values
+        if self.contract.output_kind != "logits":
+            return values
+        return softmax(values / np.float32(self.contract.temperature))
 
     def raw_output(self, crop: np.ndarray) -> np.ndarray:
         """The output tensor as the model gives it (int8 logits for the shipped model) for one

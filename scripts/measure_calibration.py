@@ -1,0 +1,98 @@
+"""Temperature calibration of the emotion classifier, and the "unsure" gate it supports.
+
+    .venv/bin/python scripts/measure_calibration.py --fer PATH/fer2013_train_publictest.npz
+
+Runs the shipped model (at temperature 1) on the PublicTest faces, which it was not trained
+on, fits one temperature T by minimising the negative log-likelihood of the FER2013 labels
+(a grid over log T, then a finer one), and reports the expected calibration error (ECE, 15
+equal-width confidence bins) before and after. Then, for a range of ``min_confidence``
+values, the share of faces the gate rejects and the accuracy on those it keeps, with T
+applied. Prints the ``"temperature"`` value for ``models/emotion.json``; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from appliance.mood import runtime  # noqa: E402
+from appliance.mood.classifier import EmotionClassifier, softmax  # noqa: E402
+
+GATES = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
+def logits_of(classifier: EmotionClassifier, faces: np.ndarray) -> np.ndarray:
+    """Dequantised logits (N, 7) of the classifier for grey 48x48 faces."""
+    detail = classifier._output  # the output tensor's own scale and zero point
+    return np.stack([runtime.dequantize(classifier.raw_output(f), detail) for f in faces])
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    """Mean negative log-likelihood of ``labels`` at ``temperature``."""
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(labels)), labels].mean())
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """T minimising the NLL: a coarse grid over log T, then a fine one around the best."""
+    coarse = np.exp(np.linspace(np.log(0.2), np.log(5.0), 81))
+    best = min(coarse, key=lambda t: nll(logits, labels, t))
+    fine = np.linspace(best * 0.95, best * 1.05, 101)
+    return float(min(fine, key=lambda t: nll(logits, labels, t)))
+
+
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error over equal-width confidence bins."""
+    conf = probs.max(axis=1)
+    right = probs.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            total += inside.mean() * abs(right[inside].mean() - conf[inside].mean())
+    return float(total)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fer", type=Path, default=os.environ.get("MOODBOX_FER2013") or None,
+                        required=not os.environ.get("MOODBOX_FER2013"),
+                        help="fer2013_train_publictest.npz (or $MOODBOX_FER2013)")
+    args = parser.parse_args()
+    data = np.load(args.fer)
+    test = data["usage"] == 1
+    faces, labels = data["images"][test], data["labels"][test].astype(int)
+    classifier = EmotionClassifier()
+    logits = logits_of(classifier, faces)
+    temperature = fit_temperature(logits, labels)
+    before, after = softmax(logits), softmax(logits / temperature)
+    print(f"{len(labels)} PublicTest faces, runtime {runtime.runtime_name()}, "
+          f"contract temperature now {classifier.contract.temperature:g}")
+    print(f"accuracy {np.mean(before.argmax(1) == labels):.4f} (T does not change it)")
+    print(f"fitted temperature T = {temperature:.3f}")
+    print(f"NLL {nll(logits, labels, 1.0):.4f} -> {nll(logits, labels, temperature):.4f}")
+    print(f"ECE (15 bins) {ece(before, labels):.4f} -> {ece(after, labels):.4f}")
+    print("\n| min_confidence | rejected | accuracy kept (T) | rejected (T=1) |")
+    print("|---|---|---|---|")
+    right = after.argmax(1) == labels
+    for gate in GATES:
+        keep = after.max(1) >= gate
+        keep1 = before.max(1) >= gate
+        print(f"| {gate:.2f} | {1 - keep.mean():.1%} | {right[keep].mean():.1%} | "
+              f"{1 - keep1.mean():.1%} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
