@@ -28,7 +28,8 @@ MIRROR=${ARM64_MIRROR:-http://deb.debian.org/debian}
 ROOT_PACKAGES=(python3 python3-venv python3-numpy libvlc5 libvlc-bin vlc-plugin-base
   ca-certificates passwd mawk)
 # The tests read photos shipped in scikit-image and matplotlib; pytest runs them. Installed
-# with install.sh's constraints, so the system numpy stays.
+# with install.sh's constraints, so the system numpy stays; not byte-compiled (emulated, that
+# costs minutes).
 TEST_PACKAGES=(pytest scikit-image matplotlib)
 APT_RETRIES=(--aptopt='Acquire::Retries "3"')
 NICE=(nice -n 10)
@@ -145,7 +146,7 @@ install_project() {  # $1 = root
   local root=$1
   copy_checkout "$root" || return 1
   in_root "$root" bash -c 'cd /root/moodbox && bash scripts/install.sh --no-systemctl --no-users &&
-    python -m pip install -q --retries 5 --only-binary=:all: \
+    python -m pip install -q --retries 5 --only-binary=:all: --no-compile \
       --constraint /opt/moodbox/constraints.txt "$@" &&
     python -c "import sys, numpy; from appliance.mood import runtime
 print(\"Python\", sys.version.split()[0], \"numpy\", numpy.__version__, runtime.runtime_name())"' \
