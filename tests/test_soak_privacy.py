@@ -16,7 +16,9 @@ from pathlib import Path
 
 import cv2
 import pytest
-from test_daemon import HAPPY, START, make_music
+from test_daemon import make_music
+
+from appliance.demo import Piece
 
 WAIT_S = 60.0
 SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF",
@@ -34,11 +36,12 @@ def test_a_run_with_mood_checks_writes_no_image_bytes_anywhere(
     root = tmp_path / "root"
     for sub in ("home", "tmp", "cache", "config", "data", "state", "run"):
         (root / sub).mkdir(parents=True)
-    make_music(root, START, HAPPY)
+    # Tracks long enough for a check of any speed (lead_s 5 s before each end).
+    make_music(root, Piece("Start", 0.6, 0.5, 6.0), Piece("Happy", 0.85, 0.7, 6.0))
     music = {p.resolve() for p in (root / "music").iterdir()}
     (root / "moodbox.toml").write_text(
         '[library]\nmusic_dir = "music"\ndatabase = "library.sqlite3"\n'
-        f'[camera]\nsource = "files:{photos}"\nlead_s = 1.2\nframes = 2\nwarmup_s = 0.0\n'
+        f'[camera]\nsource = "files:{photos}"\nlead_s = 5.0\nframes = 2\nwarmup_s = 0.0\n'
         'led_pin = -1\n[audio]\noutput = "dummy"\n'
         '[gpio]\npin_factory = "mock"\nbutton_pin = -1\n'
         '[daemon]\nstate_file = "run/state.json"\nevents = "events.jsonl"\n')
