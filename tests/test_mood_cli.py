@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from appliance.cli import main
@@ -91,3 +92,26 @@ def test_camera_errors_are_one_line(tmp_path: Path, mock_pins: object,
     assert err[-1].startswith("moodbox check: camera files:") and "cannot list" in err[-1]
     assert main(["check", "--camera", "webcam", "--config", config]) == 2
     assert "camera source 'webcam' is not known" in capsys.readouterr().err
+
+
+def test_a_large_room_photo_names_the_listener_and_show_writes_a_png(
+    photos: dict, tmp_path: Path, mock_pins: object, capsys: pytest.CaptureFixture
+) -> None:
+    import cv2
+    from test_mood_listener import room
+
+    frame = room((photos["astronaut"], "astronaut", 114.0, (1152, 600)),  # 2.5 m, central
+                 (photos["grace_hopper"], "grace_hopper", 100.0, (400, 500)))
+    image, shown = tmp_path / "room.jpg", tmp_path / "shown.png"
+    assert cv2.imwrite(str(image), frame)
+    args = ["check", str(image), "--json", "--show", str(shown),
+            "--config", str(config_file(tmp_path))]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    (listener,) = [f for f in result["faces"] if f.get("listener")]
+    assert abs(listener["box"][0] + listener["box"][2] / 2 - 1152) < 60
+    assert result["people"] == 2 and len(result["faces"]) == 2
+    assert result["emotion"] == listener["emotion"] == "happy"
+    assert -1 <= result["valence"] <= 1 and -1 <= result["arousal"] <= 1
+    drawn = cv2.imread(str(shown))
+    assert drawn.shape == frame.shape and np.abs(drawn.astype(int) - frame).sum() > 0

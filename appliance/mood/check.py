@@ -112,6 +112,22 @@ class FaceReader:
         """The faces of a BGR uint8 frame; raises ``ModelError``."""
         return _model_call(frame, lambda: self.detector.detect(frame))
 
+    def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        """``faces`` of the previous frame found again near where they were; raises
+        ``ModelError``."""
+        return _model_call(frame, lambda: self.detector.follow(frame, faces))
+
+    def detect_burst(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces of every frame: a whole (tiled) detection, then each person followed on a
+        window around them (a fraction of the cost), so a 5-frame check pays for about one
+        full-view detection; a frame where no one is found again is searched whole."""
+        detections: list[list[Face]] = []
+        for frame in frames:
+            seen = detections[-1] if detections else []
+            found = self.follow(frame, seen) if seen else []
+            detections.append(found or self.detect(frame))
+        return detections
+
     def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
         """The face's grey crop, cut from the full-resolution frame."""
         return crop_face(frame, face, self.classifier.contract.crop)
@@ -156,7 +172,7 @@ def read_listener(reader: FaceReader, frames: Sequence[np.ndarray], gates: Gates
     """Detect in every frame (unless ``detections`` are given), follow the people, and
     classify only the listener's usable crops (the others' faces are counted, never read)."""
     if detections is None:
-        detections = [reader.detect(frame) for frame in frames]
+        detections = reader.detect_burst(frames)
     tracks = track_people(detections)
     height, width = frames[0].shape[:2] if frames else (0, 0)
     listener = choose_listener(tracks, (width, height))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,25 +280,33 @@ class FaceDetector:
         """Faces in a BGR uint8 frame, best score first."""
         faces = self._detect(frame)
         if self._fine is not None:
-            faces = [self._fine.refine(frame, face) for face in faces]
+            faces = [self._fine.refine(frame, face) or face for face in faces]
         log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
         return faces
 
-    def refine(self, frame: np.ndarray, face: Face) -> Face:
+    def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        """The given faces (of an earlier frame) found again in ``frame``, each on a window
+        around where it was, by short range: one small pass per person instead of a whole
+        tiled detection. A face not found again is left out."""
+        fine = self._fine or self
+        found = [fine.refine(frame, face) for face in faces]
+        return [f for f in found if f is not None]
+
+    def refine(self, frame: np.ndarray, face: Face) -> Face | None:
         """``face`` boxed again by this detector on a window 4.5 box sides wide around it (the
-        face then fills about a fifth of the input, where short range is surest); ``face``
-        itself when nothing is found there."""
+        face then fills about a fifth of the input, where short range is surest); None when
+        nothing is found there."""
         x, y, w, h = face.box
         side = int(4.5 * max(w, h))
         x0 = int(min(max(x + w / 2 - side / 2, 0), max(frame.shape[1] - side, 0)))
         y0 = int(min(max(y + h / 2 - side / 2, 0), max(frame.shape[0] - side, 0)))
         rows, scores = self._run(frame[y0 : y0 + side, x0 : x0 + side], x0, y0)
         if not len(rows):
-            return face
+            return None
         centre = np.array([x + w / 2, y + h / 2])
         found = [_to_face(row, score) for row, score in weighted_nms(rows, scores)]
         near = [f for f in found if np.abs(_centre(f) - centre).max() < max(w, h) / 2]
-        return near[0] if near else face
+        return near[0] if near else None
 
     def _detect(self, frame: np.ndarray) -> list[Face]:
         height, width = frame.shape[:2]

@@ -29,12 +29,14 @@ class Gates:
 
     Attributes:
         min_face_px: smallest face box width in frame pixels.
-        min_sharpness: lowest variance of the Laplacian of the 48x48 grey crop.
+        min_sharpness: lowest variance of the Laplacian of the 48x48 grey crop. Of the
+            3,589 PublicTest faces 2 are below 100 (1st percentile 416); a Gaussian blur of
+            1.5 px on the crop brings a face's median to 47.
         max_turn: largest head turn, 0 (frontal) .. 1 (profile), from eyes and ears.
     """
 
     min_face_px: float = 24.0
-    min_sharpness: float = 20.0
+    min_sharpness: float = 100.0
     max_turn: float = 0.6
 
 
