@@ -185,3 +185,16 @@ def test_kill_9_loses_no_committed_row(tmp_path: Path) -> None:
     with _history(db) as history:
         stored = {p.id for p in history.plays()}
     assert set(committed) <= stored
+
+
+def test_readings_without_probabilities_make_no_observation(history: History) -> None:
+    # A reading with no class probabilities has no valence: the learning must not see it.
+    track = _track("a", 0.2)
+    bare = MoodReading("sad", 0.9, {}, faces=1, frames=5)
+    start = history.record_check(bare, "start", at=T0)
+    play = history.start_play(track, history.record_choice(track.path, "r", start, at=T0),
+                              at=T0 + 1)
+    history.record_check(_reading("happy"), "end", play, at=T0 + 160)
+    history.end_play(play, "finished", 1.0, at=T0 + 181)
+    assert history.checks()[0].valence is None
+    assert history.observations() == []

@@ -108,9 +108,7 @@ class Chooser:
         settings = self.config.learning
         none: list[Observation] = []
         observations = self._safely(lambda db: db.observations(), none)
-        # A reading without class probabilities has no valence (a fake's): nothing to learn.
-        usable = [o for o in observations if o.before is not None and o.after is not None]
-        learned = learn(usable, settings.prior_plays, settings.regions)
+        learned = learn(observations, settings.prior_plays, settings.regions)
         return preference(learned, settings, self.rng)
 
     def _safely(self, write: Callable[[History], T], default: T) -> T:

@@ -67,6 +67,7 @@ FROM plays p JOIN choices c ON c.id = p.choice JOIN checks b ON b.id = c.mood_ch
 JOIN checks a ON a.id = (SELECT id FROM checks WHERE play = p.id AND cause != 'start'
                          ORDER BY at DESC, id DESC LIMIT 1)
 WHERE b.outcome = 'reading' AND a.outcome = 'reading' AND p.started >= ?
+  AND b.valence IS NOT NULL AND a.valence IS NOT NULL
   AND (p.how IS NULL OR p.how != 'failed')
 """
 
