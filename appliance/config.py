@@ -255,6 +255,17 @@ def _to_path(value: Any, base_dir: Path | None) -> tuple[Any, str | None]:
     return path, why if path is not None or why else "must not be empty"
 
 
+def _to_source(value: Any, base_dir: Path | None) -> tuple[Any, str | None]:
+    if not isinstance(value, str):
+        return value, "expected a string"
+    kind, sep, arg = value.partition(":")
+    # A webcam index or picamera2 stays as it is; a folder or video file is a path.
+    if kind not in ("files", "opencv") or not arg or arg.isdigit():
+        return value, None
+    path = Path(arg).expanduser()
+    return f"{kind}{sep}{base_dir / path if base_dir is not None else path}", None
+
+
 _CONVERTERS: dict[str, Callable[[Any, Path | None], tuple[Any, str | None]]] = {
     "bool": _to_bool,
     "int": _to_int,
@@ -262,6 +273,7 @@ _CONVERTERS: dict[str, Callable[[Any, Path | None], tuple[Any, str | None]]] = {
     "str": _to_str,
     "Path": _to_path,
     "Path | None": _to_optional_path,
+    "CameraSource": _to_source,
 }
 
 

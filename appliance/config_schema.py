@@ -35,6 +35,11 @@ def _one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else "must be one of " + ", ".join(map(repr, choices))
 
 
+#: ``camera.source``: a string whose folder or video file (``files:DIR``, ``opencv:FILE``) is,
+#: like every path in a config file, relative to that file's folder.
+CameraSource = str
+
+
 def _check_source(value: str) -> str | None:
     kind, _, arg = value.partition(":")
     # opencv: takes a webcam index or a video file (for replays), which must exist.
@@ -88,7 +93,7 @@ class LibraryConfig:
 class CameraConfig:
     """``[camera]``: when and how the mood check uses the camera."""
 
-    source: str = field(metadata=_spec("where frames come from", _check_source))
+    source: CameraSource = field(metadata=_spec("where frames come from", _check_source))
     lead_s: float = field(
         metadata=_spec("seconds before a track's end to check", _between(0.1, 600)))
     frames: int = field(metadata=_spec("frames per mood check", _between(1, 50)))

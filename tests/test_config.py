@@ -77,7 +77,7 @@ def test_file_overrides_only_its_keys(tmp_path: Path) -> None:
         [rules.targets]
         sad = { valence = 0.9 }
     """))
-    assert config.camera.source == "files:pics"
+    assert config.camera.source == f"files:{tmp_path / 'pics'}"  # beside the config file
     assert config.camera.lead_s == 2.0 and isinstance(config.camera.lead_s, float)
     assert config.camera.frames == 5
     assert config.rules.targets["sad"].valence == 0.9
@@ -171,6 +171,18 @@ def test_no_led_and_no_button_may_both_be_minus_one() -> None:
                                     "opencv:" + __file__])
 def test_camera_sources_accepted(source: str) -> None:
     assert parse_config({"camera": {"source": source}}).camera.source == source
+
+
+def test_camera_files_and_videos_resolve_against_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clip.avi").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path.parent)  # not the config's folder
+    config = load_config(write(tmp_path, '[camera]\nsource = "opencv:clip.avi"'))
+    assert config.camera.source == f"opencv:{tmp_path / 'clip.avi'}"
+    for kept in ("opencv:2", "picamera2"):
+        path = write(tmp_path, f'[camera]\nsource = "{kept}"')
+        assert load_config(path).camera.source == kept
 
 
 def test_missing_and_invalid_files(tmp_path: Path) -> None:
