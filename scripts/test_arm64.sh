@@ -131,6 +131,7 @@ in_root() {  # $1 = root, rest = command run there as root
       printf "%s" "$entry" >/proc/sys/fs/binfmt_misc/register &&
       mount --rbind /dev "$root/dev" && mount -t proc proc "$root/proc" &&
       exec nice -n 10 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
+        PIP_CERT=/root/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
         PATH=/opt/moodbox/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         "$@"' _ "$root" ":moodbox-aarch64:M::$AARCH64_MAGIC:$AARCH64_MASK:$QEMU:FP" "$@"
 }
@@ -139,7 +140,9 @@ copy_checkout() {  # $1 = root: the tracked files as they are in the work tree
   local dest=$1/root/moodbox
   rm -rf "$dest" && mkdir -p "$dest" &&
     git ls-files -z | tar --null -T - -c | tar -x -C "$dest" &&
-    cp -L /etc/resolv.conf "$1/etc/resolv.conf"
+    cp -L /etc/resolv.conf "$1/etc/resolv.conf" &&
+    # pip in the root trusts what pip here trusts (e.g. a proxy that signs TLS itself).
+    cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$1/root/host-ca.crt"
 }
 
 install_project() {  # $1 = root
