@@ -43,6 +43,7 @@ def encode(path: Path, codec: str, rate: int, bit_rate: int, tags: dict[str, str
     with av.open(str(path), "w") as container:
         container.metadata.update(tags if path.suffix != ".m4a" else {})
         stream = container.add_stream(codec, rate=rate, layout=layout, options=options)
+        assert isinstance(stream, av.AudioStream)  # for mypy: an audio codec gives one
         if bit_rate:
             stream.bit_rate = bit_rate
         samples = tone(rate, 2 if layout == "stereo" else 1)

@@ -1,7 +1,7 @@
 """Features of the 4Q clips, computed once with the package's own code and cached in build/.
 
-The cache file's name carries a hash of the feature code (``audio.py``, ``audio_features.py``),
-so changing the features starts a new cache instead of mixing old and new columns. Extraction
+The cache file's name carries ``FEATURES_VERSION`` and a hash of the feature names, so changed
+features start a new cache instead of mixing old and new columns. Extraction
 is resumable: rows are saved every ``SAVE_EVERY`` clips and a rerun goes on from there.
 """
 
@@ -17,20 +17,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 
+from music4q import Clip  # noqa: E402
+
 from appliance.errors import AudioError  # noqa: E402
 from appliance.music import audio, audio_features  # noqa: E402
-from music4q import Clip  # noqa: E402
 
 CACHE_DIR = ROOT / "build" / "valence"
 SAVE_EVERY = 50
 
 
 def feature_version() -> str:
-    """A short hash of the feature code: a new one means new features."""
-    digest = hashlib.sha256()
-    for module in (audio, audio_features):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    return digest.hexdigest()[:12]
+    """``v<FEATURES_VERSION>-<hash of the names>``: a new one means new features."""
+    names = "\n".join(audio_features.FEATURE_NAMES).encode()
+    return f"v{audio_features.FEATURES_VERSION}-{hashlib.sha256(names).hexdigest()[:8]}"
 
 
 def clip_features(clips: list[Clip], cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, float]:

@@ -62,7 +62,7 @@ def read_excerpt(path: Path, windows: int = 3, window_s: float = 10.0) -> Excerp
             if not container.streams.audio:
                 raise AudioError(f"{path}: no audio stream")
             stream = container.streams.audio[0]
-            stream.thread_type = "SLICE"  # one thread: the scan runs beside playback
+            stream.codec_context.thread_count = 1  # one thread: the scan runs beside playback
             duration = _duration(container, stream)
             budget = windows * window_s
             if duration <= budget + window_s:  # short, or length unknown: read from the start
@@ -127,8 +127,8 @@ def _decode(container: Any, stream: Any, start: float | None, seconds: float) ->
 def _split(audio: np.ndarray, windows: int, size: int) -> list[np.ndarray]:
     """Cut ``audio`` into at most ``windows`` consecutive windows of ``size`` samples.
 
-    A tail shorter than half a window joins the window before it, so a 25-s clip gives
-    10 + 15 s, never a stub that would give noisy statistics.
+    A tail shorter than half a window joins the window before it, so a 24-s clip gives
+    10 + 14 s, never a stub that would give noisy statistics.
     """
     parts = [audio[i:i + size] for i in range(0, len(audio), size)][:windows]
     if len(parts) > 1 and len(parts[-1]) < size // 2:

@@ -11,6 +11,7 @@ gives the same-length vector of statistics; a track's vector is their length-wei
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from functools import cache
 
@@ -18,6 +19,9 @@ import numpy as np
 
 from appliance.music.audio import SAMPLE_RATE
 
+#: Bumped whenever a change to this module or to ``audio.py`` changes the numbers; models and
+#: feature caches record it, so stale ones are noticed.
+FEATURES_VERSION = 1
 N_FFT = 2048
 HOP = 512
 N_MELS = 40
@@ -106,7 +110,7 @@ def _shape(audio: np.ndarray, power: np.ndarray) -> np.ndarray:
 def _contrast(power: np.ndarray) -> np.ndarray:
     """Octave-band spectral contrast: log of the top fifth over the bottom fifth of each band."""
     freqs, values = _freqs(), []
-    for low, high in zip(_OCTAVES[:-1], _OCTAVES[1:], strict=True):
+    for low, high in itertools.pairwise(_OCTAVES):
         band = np.sort(power[:, (freqs >= low) & (freqs < high)], axis=1)
         k = max(1, band.shape[1] // 5)
         peak, valley = band[:, -k:].mean(axis=1), band[:, :k].mean(axis=1)

@@ -1,0 +1,145 @@
+"""Valence and energy (0..1) of a track, estimated from its audio on the box.
+
+Read a fixed budget of audio (``audio.read_excerpt``), summarise it (``audio_features``), and
+apply the shipped feature model ``models/valence.json``: standardisation, dense layers (ReLU
+between them), then a softmax over the four quadrants of Russell's plane (Q1 happy, Q2 angry,
+Q3 sad, Q4 calm). Valence is P(Q1) + P(Q4), energy P(Q1) + P(Q2), so each lies in 0..1 and
+reads as "how sure the model is that the track is positive / energetic". The model file is
+plain numbers (no TFLite, no onnxruntime at run time), trained by
+``scripts/train_valence.py``; its card is ``models/VALENCE_CARD.md``. Its version (name plus a
+hash of the file) is stored with each estimate, so a new model re-estimates the library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from appliance.errors import AudioError, ModelError
+from appliance.music.audio import read_excerpt
+from appliance.music.audio_features import FEATURE_NAMES, FEATURES_VERSION, track_features
+
+log = logging.getLogger(__name__)
+
+#: The shipped model, in the ``models/`` folder beside the package.
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "valence.json"
+_OUTPUTS = ("Q1", "Q2", "Q3", "Q4")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One track's estimate: valence and energy in 0..1, the model's version, the cost."""
+
+    valence: float
+    energy: float
+    model: str
+    seconds_read: float  # of audio decoded
+    cpu_s: float  # CPU time of decode + features + model, this thread
+
+
+@dataclass(frozen=True)
+class _Layer:
+    weights: np.ndarray  # inputs x outputs
+    bias: np.ndarray
+    activation: str  # "relu" or "linear"
+
+
+class ValenceEstimator:
+    """The feature model, loaded once; ``estimate(path)`` per track. Stateless afterwards."""
+
+    def __init__(self, model: Path | None = None) -> None:
+        """Load ``model`` (default: the shipped ``models/valence.json``).
+
+        Raises:
+            ModelError: the file is missing, not JSON, or not the shape its features need.
+        """
+        self.path = Path(model) if model is not None else DEFAULT_MODEL
+        spec, digest = _read_spec(self.path)
+        try:
+            self.version = f"{spec['name']}-{digest[:8]}"
+            self._windows = int(spec["windows"])
+            self._window_s = float(spec["window_s"])
+            self._mean = np.asarray(spec["mean"], dtype=np.float64)
+            self._scale = np.asarray(spec["scale"], dtype=np.float64)
+            self._layers = [_Layer(np.asarray(layer["weights"], dtype=np.float64),
+                                   np.asarray(layer["bias"], dtype=np.float64),
+                                   str(layer["activation"])) for layer in spec["layers"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{self.path}: not a valence model: {exc!r}") from exc
+        _check_shapes(self.path, spec, self._mean, self._scale, self._layers)
+
+    def estimate(self, path: Path) -> Estimate:
+        """Estimate one file, reading at most the model's window budget.
+
+        Raises:
+            AudioError: the file cannot be decoded, or is too short or silent.
+        """
+        started = time.thread_time()
+        excerpt = read_excerpt(Path(path), self._windows, self._window_s)
+        try:
+            features = track_features(excerpt.windows)
+        except ValueError as exc:
+            raise AudioError(f"{path}: {exc}") from exc
+        valence, energy = self.predict(features[None, :])[0]
+        result = Estimate(round(float(valence), 3), round(float(energy), 3), self.version,
+                          excerpt.seconds, time.thread_time() - started)
+        log.debug("%s: valence %.2f energy %.2f (%.1f s read, %.2f s CPU)", path,
+                  result.valence, result.energy, result.seconds_read, result.cpu_s)
+        return result
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Rows of ``FEATURE_NAMES`` features -> rows of (valence, energy) in 0..1."""
+        p = self.quadrants(features)
+        return np.stack([p[:, 0] + p[:, 3], p[:, 0] + p[:, 1]], axis=1)
+
+    def quadrants(self, features: np.ndarray) -> np.ndarray:
+        """Rows of ``FEATURE_NAMES`` features -> rows of P(Q1), P(Q2), P(Q3), P(Q4)."""
+        x = (np.nan_to_num(np.asarray(features, dtype=np.float64)) - self._mean) / self._scale
+        for layer in self._layers:
+            x = x @ layer.weights + layer.bias
+            if layer.activation == "relu":
+                x = np.maximum(x, 0)
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _read_spec(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        raw = path.read_bytes()
+        spec = json.loads(raw)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the valence model: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ModelError(f"{path}: the valence model is not valid JSON: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise ModelError(f"{path}: the valence model is not a JSON object")
+    return spec, hashlib.sha256(raw).hexdigest()
+
+
+def _check_shapes(
+    path: Path, spec: dict[str, Any], mean: np.ndarray, scale: np.ndarray, layers: list[_Layer]
+) -> None:
+    """The model must take exactly this package's features and give (valence, energy)."""
+    same = spec.get("features_version") == FEATURES_VERSION
+    if not same or list(spec.get("features", [])) != list(FEATURE_NAMES):
+        raise ModelError(f"{path}: trained on other features than this package computes; "
+                         "retrain with scripts/train_valence.py")
+    if list(spec.get("outputs", [])) != list(_OUTPUTS):
+        raise ModelError(f"{path}: outputs must be {list(_OUTPUTS)}")
+    width = len(FEATURE_NAMES)
+    if mean.shape != (width,) or scale.shape != (width,) or np.any(scale <= 0) or not layers:
+        raise ModelError(f"{path}: standardisation or layers do not fit {width} features")
+    for layer in layers:
+        if layer.weights.shape != (width, len(layer.bias)) or layer.activation not in (
+                "relu", "linear"):
+            raise ModelError(f"{path}: a layer of shape {layer.weights.shape} does not fit")
+        width = len(layer.bias)
+    if width != len(_OUTPUTS):
+        raise ModelError(f"{path}: the last layer gives {width} outputs, not 4")

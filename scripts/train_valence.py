@@ -1,0 +1,98 @@
+"""Train the valence/energy feature model on the 4Q data set and write ``models/valence.json``.
+
+    python scripts/train_valence.py --data DIR            # or set MOODBOX_4Q_DIR
+    python scripts/train_valence.py --data DIR --hidden 32 --out build/valence/mlp.json
+
+Features are computed with the package's own code (``appliance.music.audio_features``) and
+cached under ``build/valence/`` (git-ignored), resumably: an interrupted run goes on where it
+stopped, and a change to the feature code starts a new cache. Training takes seconds; the
+cross-validated figures come from ``scripts/evaluate_music.py`` with the same settings.
+Needs only numpy and PyAV (the appliance's own dependencies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
+import music4q  # noqa: E402
+import valence_features  # noqa: E402
+import valence_model  # noqa: E402
+
+from appliance.music.audio_features import FEATURE_NAMES, FEATURES_VERSION  # noqa: E402
+
+DEFAULT_OUT = ROOT / "models" / "valence.json"
+#: The settings the shipped model was trained with (chosen by evaluate_music.py's CV).
+SHIPPED = valence_model.FitConfig(hidden=32, l2=0.03)
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--hidden``, ``--l2``, ``--steps`` and ``--seed``, defaulting to the shipped model's."""
+    parser.add_argument("--hidden", type=int, default=SHIPPED.hidden,
+                        help="ReLU units in a hidden layer; 0 = linear (default %(default)s)")
+    parser.add_argument("--l2", type=float, default=SHIPPED.l2,
+                        help="weight decay (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=SHIPPED.steps,
+                        help="full-batch Adam steps (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=SHIPPED.seed)
+
+
+def fit_config(args: argparse.Namespace) -> valence_model.FitConfig:
+    """The ``FitConfig`` the parsed arguments name."""
+    return valence_model.FitConfig(hidden=args.hidden, l2=args.l2, steps=args.steps,
+                                   seed=args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Compute (or load) the features, fit on every clip, write the model file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help=f"the 4Q folder (default ${music4q.DATA_ENV})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="model file to write")
+    parser.add_argument("--name", default="valence-4q", help="model name (version prefix)")
+    add_fit_arguments(parser)
+    args = parser.parse_args(argv)
+    clips = music4q.load_clips(music4q.data_dir(args.data))
+    x, seconds = valence_features.clip_features(clips)
+    quadrant = np.array([c.quadrant for c in clips])
+    config = fit_config(args)
+    model = valence_model.fit(x, quadrant, config)
+    spec = to_spec(model, args.name, config, len(clips))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB): {config}, "
+          f"{len(clips)} clips, features {seconds:.3f} s CPU per clip")
+    return 0
+
+
+def to_spec(model: valence_model.QuadrantModel, name: str, config: valence_model.FitConfig,
+            clips: int) -> dict[str, object]:
+    """The JSON document ``appliance.music.estimate.ValenceEstimator`` loads."""
+    def numbers(a: np.ndarray) -> list[object]:
+        return list(np.round(a.astype(np.float64), 6).tolist())
+
+    last = len(model.layers) - 1
+    return {
+        "name": name,
+        "trained_on": f"4Q audio emotion data set (Panda et al. 2018), {clips} clips",
+        "fit": vars(config),
+        "windows": 3,
+        "window_s": 10.0,
+        "features_version": FEATURES_VERSION,
+        "features": list(FEATURE_NAMES),
+        "outputs": ["Q1", "Q2", "Q3", "Q4"],
+        "mean": numbers(model.mean),
+        "scale": numbers(model.scale),
+        "layers": [{"weights": numbers(w), "bias": numbers(b),
+                    "activation": "linear" if i == last else "relu"}
+                   for i, (w, b) in enumerate(model.layers)],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
