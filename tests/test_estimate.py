@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import sqlite3
 import time
 import wave
 from fractions import Fraction
@@ -12,11 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from appliance.cli import main
+from appliance.daemon.scanner import LibraryScanner
 from appliance.demo import write_wav
 from appliance.errors import AudioError, LibraryError, ModelError
 from appliance.music import audio
 from appliance.music.audio_features import FEATURE_NAMES, track_features
-from appliance.music.estimate import DEFAULT_MODEL, ValenceEstimator
+from appliance.music.estimate import DEFAULT_MODEL, ValenceEstimator, estimate_pending
+from appliance.music.library import Library, Track
+from appliance.music.tags import write_tags
 
 av = pytest.importorskip("av")
 RATE = 16000
@@ -206,3 +212,116 @@ def test_on_4q_clips_energy_separates_loud_from_quiet(estimator):
         for path in sorted((folder / f"Q{quadrant}").glob("*.opus"))[:10]:
             (high if quadrant in (1, 2) else low).append(estimator.estimate(path).energy)
     assert np.mean(high) > np.mean(low) + 0.2
+
+
+# ---- wired into the library, the scanner and the CLI ------------------------------------
+
+
+@pytest.fixture
+def music_dir(tmp_path: Path) -> Path:
+    """A tagged track, an untagged one, a silent one."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    write_tags(encode(folder / "tagged.wav", music(4.0)), valence=0.9, energy=0.8)
+    encode(folder / "plain.wav", music(4.0, seed=2))
+    encode(folder / "quiet.wav", np.zeros(3 * RATE, np.float32))
+    return folder
+
+
+def by_name(library: Library) -> dict[str, Track]:
+    return {Path(t.path).name: t for t in library.tracks()}
+
+
+def test_untagged_tracks_are_estimated_once_per_file_and_model(tmp_path, music_dir, estimator):
+    with Library(tmp_path / "lib.sqlite3") as library:
+        library.scan(music_dir)
+        assert estimate_pending(library, estimator) == (1, 1)  # plain estimated, quiet silent
+        tracks = by_name(library)
+        assert (tracks["tagged.wav"].source, tracks["tagged.wav"].valence) == ("tag", 0.9)
+        plain = tracks["plain.wav"]
+        assert plain.source == "estimated" and plain.model == estimator.version
+        assert 0.0 <= plain.valence <= 1.0  # type: ignore[operator]
+        assert tracks["quiet.wav"].valence is None and tracks["quiet.wav"].source is None
+        assert estimate_pending(library, estimator) == (0, 0)  # the reason is recorded too
+        library.set_tags(plain.path, 0.2, 0.3)
+        assert by_name(library)["plain.wav"].source == "manual"
+        assert library.pending_estimates(estimator.version) == []
+        encode(music_dir / "quiet.wav", music(5.0, seed=3))  # the file changes: again
+        library.scan(music_dir)
+        assert library.pending_estimates(estimator.version) == [str(music_dir / "quiet.wav")]
+        assert len(library.pending_estimates("another-model")) == 1  # plain is set by hand now
+
+
+def test_a_new_model_re_estimates(tmp_path, music_dir, estimator):
+    copy = tmp_path / "valence.json"
+    spec = json.loads(DEFAULT_MODEL.read_text())
+    spec["layers"][-1]["bias"][0] += 1.0
+    copy.write_text(json.dumps(spec))
+    newer = ValenceEstimator(copy)
+    with Library(tmp_path / "lib.sqlite3") as library:
+        library.scan(music_dir)
+        estimate_pending(library, estimator)
+        assert estimate_pending(library, newer) == (1, 1)
+        assert by_name(library)["plain.wav"].model == newer.version
+
+
+def test_an_old_database_gains_the_source_column_in_place(tmp_path, music_dir):
+    database = tmp_path / "old.sqlite3"
+    with sqlite3.connect(database) as old:  # the schema before sources and estimates
+        old.executescript("""
+            CREATE TABLE tracks (path TEXT PRIMARY KEY, size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL, title TEXT NOT NULL, artist TEXT NOT NULL,
+                duration_s REAL NOT NULL, valence REAL, energy REAL, unplayable TEXT);
+            CREATE TABLE overrides (path TEXT PRIMARY KEY, valence REAL, energy REAL);""")
+        old.execute("INSERT INTO overrides VALUES (?, 0.3, 0.4)", (str(music_dir / "plain.wav"),))
+    old.close()
+    with Library(database) as library:
+        library.scan(music_dir)
+        plain = by_name(library)["plain.wav"]
+        assert (plain.valence, plain.energy, plain.source) == (0.3, 0.4, "manual")
+    with sqlite3.connect(database) as db:
+        assert "source" in {row[1] for row in db.execute("PRAGMA table_info(overrides)")}
+        assert db.execute("SELECT COUNT(*) FROM overrides").fetchone() == (1,)
+    db.close()
+
+
+def test_the_scanner_estimates_after_scanning_and_tells_the_session(tmp_path, music_dir):
+    events: queue.Queue[object] = queue.Queue()
+    with Library(tmp_path / "lib.sqlite3") as library:
+        scanner = LibraryScanner(library, music_dir, events.put)
+        try:
+            scanner.request()
+            summaries = [events.get(timeout=30).summary for _ in range(2)]  # type: ignore[attr-defined]
+        finally:
+            scanner.close()
+        assert "1 tracks estimated, 1 could not be" in summaries[1]
+        assert by_name(library)["plain.wav"].source == "estimated"
+
+
+def test_library_estimate_prints_json_lines_and_fails_for_bad_files(tmp_path, capsys):
+    good = encode(tmp_path / "good.opus", music(4.0))
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"not audio at all")
+    code = main(["library", "estimate", str(good), str(bad), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    row = json.loads(out)
+    assert set(row) == {"path", "valence", "energy", "source", "model"}
+    assert row["path"] == str(good) and row["source"] == "estimated"
+    assert "bad.mp3: cannot decode audio" in err and len(err.splitlines()) == 1
+    assert main(["library", "estimate", str(good)]) == 0
+    assert "estimated by valence-4q-" in capsys.readouterr().out
+
+
+def test_library_list_shows_the_source(tmp_path, music_dir, estimator, capsys):
+    config = tmp_path / "moodbox.toml"
+    config.write_text(f'[library]\nmusic_dir = "{music_dir}"\ndatabase = "lib.sqlite3"\n')
+    with Library(tmp_path / "lib.sqlite3") as library:
+        library.scan(music_dir)
+        estimate_pending(library, estimator)
+    assert main(["library", "list", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    lines = {line.split("(")[-1].rstrip(")"): line for line in out.splitlines()[1:]}
+    assert " estimated " in lines[str(music_dir / "plain.wav")]
+    assert " tag " in lines[str(music_dir / "tagged.wav")]
+    assert "1 estimated from the audio" in err

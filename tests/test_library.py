@@ -44,7 +44,7 @@ def test_first_scan_reads_every_format(music: Path, library: Library) -> None:
         [f"tone{s}" for s in ASSET_TAGS] + ["sad.wav", "happy.WAV", "The Band - Untagged.wav"]
     )
     assert tracks["tone.m4a"].title == "Tone M4A" and tracks["tone.m4a"].valence == 0.15
-    sad = Track(str(music / "a" / "sad.wav"), "Sad Song", "Blue", 0.2, 0.1, 0.2)
+    sad = Track(str(music / "a" / "sad.wav"), "Sad Song", "Blue", 0.2, 0.1, 0.2, "tag")
     assert tracks["sad.wav"] == sad
     untagged = tracks["The Band - Untagged.wav"]
     assert (untagged.title, untagged.artist, untagged.valence) == ("Untagged", "The Band", None)
@@ -160,7 +160,8 @@ def test_set_tags_wins_over_file_tags_and_survives_rescans(
     assert (track.valence, track.energy) == (0.45, 0.2)
     write_tags(path, valence=0.05, energy=0.6)
     library.scan(music)
-    assert library.get(path) == Track(str(path), "Sad Song", "Blue", track.duration_s, 0.45, 0.6)
+    expected = Track(str(path), "Sad Song", "Blue", track.duration_s, 0.45, 0.6, "manual")
+    assert library.get(path) == expected
     with pytest.raises(LibraryError, match="valence must be between 0 and 1"):
         library.set_tags(path, 1.5, 0.1)
     with pytest.raises(LibraryError, match="no such file"):

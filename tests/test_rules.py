@@ -348,3 +348,13 @@ def test_undecided_readings_drift_back_toward_neutral() -> None:
     assert keep.target_energy == pytest.approx(1.0)
     back = choose_next(reading(NO_FACE), history[-1], grid(), history, rules, undecided=3)
     assert back.target_energy == pytest.approx(0.7) and "toward neutral" in back.reason
+
+
+def test_the_reason_says_when_the_chosen_tracks_values_were_estimated() -> None:
+    guessed = Track("/music/guessed.mp3", "guessed", "Artist", 180.0, 0.8, 0.7, "estimated",
+                    "valence-4q-0123abcd")
+    choice = choose_next(reading("happy"), None, [guessed], [], rules_for("match"))
+    assert "(v0.80 e0.70, estimated)" in choice.reason
+    tagged = choose_next(reading("happy"), None, [track("tagged", 0.8, 0.7)], [],
+                         rules_for("match"))
+    assert "estimated" not in tagged.reason

@@ -1,8 +1,9 @@
-"""``moodbox library scan|list|set|import``: look after the music library from the shell."""
+"""``moodbox library scan|list|set|import|estimate``: the music library from the shell."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 
 from appliance.commands import add_config_argument, config_from_args
 from appliance.config import Config
-from appliance.errors import LibraryError
+from appliance.errors import LibraryError, ModelError
 from appliance.music.history import History
 from appliance.music.learning import Learned, learn
 from appliance.music.library import Library, ScanReport, shown
@@ -24,7 +25,7 @@ EXIT_FAILED = 1
 
 
 def register(subparsers: Any) -> None:
-    """Add ``library`` and its four subcommands."""
+    """Add ``library`` and its five subcommands."""
     parser = subparsers.add_parser("library", help="scan, list, tag and import the music library")
     actions = parser.add_subparsers(dest="action", required=True)
     scan = actions.add_parser("scan", help="scan library.music_dir (only changed files are read)")
@@ -43,6 +44,11 @@ def register(subparsers: Any) -> None:
     for action, func in ((scan, _scan), (listing, _list), (tag, _set), (imp, _import)):
         add_config_argument(action)
         action.set_defaults(func=lambda args, func=func: _run(func, args))
+    guess = actions.add_parser("estimate", help="estimate valence and energy from the audio")
+    guess.add_argument("files", type=Path, nargs="+", metavar="FILE", help="music files")
+    guess.add_argument("--json", action="store_true", help="one JSON object per line")
+    guess.add_argument("--model", type=Path, help="another valence model (.json)")
+    guess.set_defaults(func=_estimate)
 
 
 def _unit(text: str) -> float:
@@ -140,18 +146,45 @@ def _list(library: Library, config: Config, args: argparse.Namespace) -> int:
         return 0
     tracks = library.tracks()
     learned = _learned(config)
-    print("valence energy  length   lift plays  artist - title  (path)")
+    print("valence energy  length   lift plays  source     artist - title  (path)")
     for t in tracks:
         valence = "-" if t.valence is None else f"{t.valence:.2f}"
         energy = "-" if t.energy is None else f"{t.energy:.2f}"
         minutes, seconds = divmod(round(t.duration_s), 60)
         effect = learned.effect(t)  # never heard: its region's lift, 0 plays
         print(f"{valence:>7} {energy:>6} {minutes:4d}:{seconds:02d}  {effect.lift:+.2f} "
-              f"{effect.plays:5.1f}  {t.artist or '?'} - {t.title}  ({shown(t.path)})")
+              f"{effect.plays:5.1f}  {t.source or '-':<9}  {t.artist or '?'} - {t.title}  "
+              f"({shown(t.path)})")
     untagged = sum(t.valence is None for t in tracks)
+    estimated = sum(t.source == "estimated" for t in tracks)
     print(f"{len(tracks)} playable tracks, {untagged} without valence "
-          "(the rules take those as 0.5)", file=sys.stderr)
+          f"(the rules take those as 0.5), {estimated} estimated from the audio", file=sys.stderr)
     return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    """Estimate each file (the library is not touched); failures on stderr, exit 1 if any."""
+    from appliance.music.estimate import ValenceEstimator  # numpy features: only when asked
+
+    try:
+        estimator = ValenceEstimator(args.model)
+    except ModelError as exc:
+        print(f"moodbox: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    failed = 0
+    for path in args.files:
+        try:
+            result = estimator.estimate(path)
+        except LibraryError as exc:  # AudioError: one line with the file and the reason
+            print(f"moodbox: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        row = {"path": str(path), "valence": result.valence, "energy": result.energy,
+               "source": "estimated", "model": result.model}
+        print(json.dumps(row) if args.json else
+              f"{shown(str(path))}: valence {result.valence:.2f}, energy {result.energy:.2f} "
+              f"(estimated by {result.model})", flush=True)
+    return EXIT_FAILED if failed else 0
 
 
 def _learned(config: Config) -> Learned:

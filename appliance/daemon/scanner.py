@@ -3,23 +3,35 @@
 The scanner thread only scans when asked (the daemon's loop keeps the timetable) and reports
 each pass by posting a ``LibraryScanned`` event; the library itself is safe to share between
 threads (SQLite in WAL mode, one lock).
+
+After each scan the same thread estimates valence and energy from the audio of the tracks that
+have no tagged, imported or hand-set values (``appliance.music.estimate``), at a lower CPU
+priority (the thread's own nice value), and posts a ``LibraryScanned`` when some are done so
+the choice of next track uses them. A scan request interrupts the estimates between tracks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from appliance.daemon.events import LibraryScanned
-from appliance.errors import LibraryError
+from appliance.errors import LibraryError, ModelError
+from appliance.music.estimate import ValenceEstimator, estimate_pending
 from appliance.music.library import Library
 
 log = logging.getLogger(__name__)
 
 #: Files between progress reports during a scan (the library commits in batches of 200).
 PARTIAL_EVERY = 200
+#: Tracks estimated between reports (each refreshes the session's track list).
+ESTIMATED_EVERY = 25
+#: Added to the scanner thread's nice value, so estimating never starves playback.
+NICE = 10
 
 
 class LibraryScanner:
@@ -36,6 +48,8 @@ class LibraryScanner:
         self._music_dir = music_dir
         self._post = post
         self._first = False  # the library had no playable track when this scan began
+        self._estimator: ValenceEstimator | None = None
+        self._no_estimates = False  # the model could not be loaded: said once, not retried
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="library-scan", daemon=True)
@@ -46,12 +60,39 @@ class LibraryScanner:
         self._wake.set()
 
     def _run(self) -> None:
+        with contextlib.suppress(OSError):  # on Linux each thread has its own nice value
+            os.nice(NICE)
         while True:
             self._wake.wait()
             if self._stop.is_set():
                 return
             self._wake.clear()
             self._post(self._scan_once())
+            self._estimate()
+
+    def _estimate(self) -> None:
+        """Estimate the pending tracks until done or a new request (or close) comes."""
+        if self._no_estimates:
+            return
+        try:
+            if self._estimator is None:
+                self._estimator = ValenceEstimator()
+            estimator = self._estimator
+            done, failed = estimate_pending(self._library, estimator, self._estimated,
+                                            lambda: self._wake.is_set() or self._stop.is_set())
+        except ModelError as exc:
+            log.error("no valence estimates: %s", exc)
+            self._no_estimates = True
+        except Exception:  # estimates must never take the thread (and rescans) down
+            log.exception("estimating valence failed")
+        else:
+            if done:
+                self._post(LibraryScanned(changed=True, summary=f"{done} tracks estimated, "
+                                          f"{failed} could not be ({estimator.version})"))
+
+    def _estimated(self, count: int, total: int) -> None:
+        if count % ESTIMATED_EVERY == 0 and count < total:
+            self._post(LibraryScanned(changed=True, summary=f"{count} of {total} estimated"))
 
     def _progress(self, done: int, total: int, path: str) -> None:
         # On a first scan of a big folder, let the music start before the scan ends: the

@@ -16,15 +16,19 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from appliance.errors import AudioError, ModelError
 from appliance.music.audio import read_excerpt
 from appliance.music.audio_features import FEATURE_NAMES, FEATURES_VERSION, track_features
+
+if TYPE_CHECKING:
+    from appliance.music.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,43 @@ class ValenceEstimator:
                 x = np.maximum(x, 0)
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+
+
+def estimate_pending(
+    library: Library,
+    estimator: ValenceEstimator,
+    progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[int, int]:
+    """Estimate every track the library lists as pending for this model (see ``Library``).
+
+    A file that cannot be estimated is recorded with its one-line reason and not tried again
+    until it or the model changes. ``progress(done, total)`` follows each track; ``stop()``
+    is asked between tracks. Returns (estimated, failed).
+
+    Raises:
+        LibraryError: the database cannot be read or written.
+    """
+    paths = library.pending_estimates(estimator.version)
+    done = failed = 0
+    for path in paths:
+        if stop is not None and stop():
+            break
+        try:
+            result = estimator.estimate(Path(path))
+        except AudioError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            log.warning("%s: no estimate: %s", path, reason)
+            library.store_estimate(path, estimator.version, None, None, reason)
+            failed += 1
+        else:
+            library.store_estimate(path, result.model, result.valence, result.energy)
+            done += 1
+        if progress is not None:
+            progress(done + failed, len(paths))
+    if paths:
+        log.info("estimated %d tracks with %s, %d failed", done, estimator.version, failed)
+    return done, failed
 
 
 def _read_spec(path: Path) -> tuple[dict[str, Any], str]:

@@ -4,6 +4,11 @@ A scan walks the folder (symlinks followed, loops and unreadable folders noted a
 re-reads only files whose size or mtime changed, records unreadable files with the reason
 (never fatal), and drops rows of files that are gone. Valence and energy set by hand or by a
 CSV import live in their own table, so they win over the files' tags and survive rescans.
+Estimates from the audio (``appliance.music.estimate``) live in a third table with the file's
+size, mtime and the model's version; they fill in only what no tag, import or hand set gives,
+and count only while the file is unchanged. Each track says where its valence came from
+(``source``: tag, import, manual or estimated). Older databases gain the new column and table
+in place when opened (ALTER TABLE, CREATE TABLE IF NOT EXISTS; nothing is rebuilt).
 
 A file name that is not valid UTF-8 (old rips, FAT USB sticks) reaches Python as a str with
 surrogate escapes; it is stored as its raw bytes (a BLOB in the path column), so it comes
@@ -41,11 +46,31 @@ CREATE TABLE IF NOT EXISTS tracks (
     valence REAL, energy REAL, unplayable TEXT);
 CREATE TABLE IF NOT EXISTS overrides (
     path TEXT PRIMARY KEY, valence REAL, energy REAL);
+CREATE TABLE IF NOT EXISTS estimates (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, model TEXT NOT NULL,
+    valence REAL, energy REAL, error TEXT);
 """
+# Columns added after the first release: (table, column, declaration), added when missing.
+_MIGRATIONS = (("overrides", "source", "TEXT"),)
 _SELECT = """
 SELECT t.path, t.title, t.artist, t.duration_s,
-       COALESCE(o.valence, t.valence), COALESCE(o.energy, t.energy)
+       COALESCE(o.valence, t.valence, e.valence), COALESCE(o.energy, t.energy, e.energy),
+       CASE WHEN o.valence IS NOT NULL THEN COALESCE(o.source, 'manual')
+            WHEN t.valence IS NOT NULL THEN 'tag'
+            WHEN e.valence IS NOT NULL THEN 'estimated' END,
+       CASE WHEN o.valence IS NULL AND t.valence IS NULL THEN e.model END
 FROM tracks t LEFT JOIN overrides o ON o.path = t.path
+LEFT JOIN estimates e ON e.path = t.path AND e.size = t.size AND e.mtime_ns = t.mtime_ns
+    AND e.error IS NULL
+"""
+# Playable tracks missing a tagged, imported or hand-set value, with no estimate for the file
+# as it is now by the model given.
+_PENDING = """
+SELECT t.path FROM tracks t LEFT JOIN overrides o ON o.path = t.path
+LEFT JOIN estimates e ON e.path = t.path
+WHERE t.unplayable IS NULL
+  AND (COALESCE(o.valence, t.valence) IS NULL OR COALESCE(o.energy, t.energy) IS NULL)
+  AND (e.path IS NULL OR e.size != t.size OR e.mtime_ns != t.mtime_ns OR e.model != ?)
 """
 _UPSERT = """
 INSERT INTO tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -65,6 +90,8 @@ class Track:
     duration_s: float
     valence: float | None
     energy: float | None
+    source: str | None = None  # of the valence: "tag", "import", "manual", "estimated"
+    model: str | None = None  # the estimating model's version when source is "estimated"
 
 
 @dataclass(frozen=True)
@@ -99,6 +126,7 @@ class Library:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            _migrate(self._conn)
 
     def __enter__(self) -> Library:
         return self
@@ -159,7 +187,7 @@ class Library:
             raise LibraryError(f"{path}: no such file")
         if track is None:
             raise LibraryError(f"{path}: not in the library; run `moodbox library scan` first")
-        self._write_overrides([(track.path, valence, energy)])
+        self._write_overrides([(track.path, valence, energy)], "manual")
         updated = self.get(track.path)
         assert updated is not None
         return updated
@@ -180,7 +208,8 @@ class Library:
                      for p, t, a in db.execute("SELECT path, title, artist FROM tracks")]
         matched, ambiguous, unmatched = match_rows(rows, known)
         if not dry_run:
-            self._write_overrides([(m.path, m.row.valence, m.row.energy) for m in matched])
+            self._write_overrides([(m.path, m.row.valence, m.row.energy) for m in matched],
+                                  "import")
         log.info("import %s: %d matched, %d ambiguous, %d unmatched, %d invalid", path,
                  len(matched), len(ambiguous), len(unmatched), len(invalid))
         return ImportReport(
@@ -207,6 +236,7 @@ class Library:
         gone = sorted(set(known) - set(files))
         with self._db("cannot update the library") as db, db:
             db.executemany("DELETE FROM tracks WHERE path = ?", [(_to_db(p),) for p in gone])
+            db.execute("DELETE FROM estimates WHERE path NOT IN (SELECT path FROM tracks)")
         report = ScanReport(len(files), counts[0], counts[1], counts[2], len(gone),
                             tuple(unreadable), tuple(folder_problems), time.monotonic() - started)
         log.info("scan %s: %d files, %d added, %d updated, %d removed, %d unreadable in %.1f s",
@@ -236,12 +266,31 @@ class Library:
                 progress(done, len(files), path)
         return counts, unreadable
 
-    def _write_overrides(self, rows: list[tuple[str, float | None, float | None]]) -> None:
-        sql = """INSERT INTO overrides VALUES (?, ?, ?) ON CONFLICT(path) DO UPDATE SET
-                 valence = COALESCE(excluded.valence, valence),
-                 energy = COALESCE(excluded.energy, energy)"""
+    def pending_estimates(self, model: str) -> list[str]:
+        """Paths of playable tracks to estimate with ``model`` (see ``_PENDING``), by path."""
+        with self._db("cannot read the library") as db:
+            return sorted(_from_db(p) for (p,) in db.execute(_PENDING, (model,)))
+
+    def store_estimate(self, path: str, model: str, valence: float | None,
+                       energy: float | None, error: str | None = None) -> None:
+        """Record an estimate, or why there is none (not retried until the file or model
+        changes), against the file's size and mtime as the library last read them."""
+        sql = """INSERT INTO estimates SELECT path, size, mtime_ns, ?, ?, ?, ? FROM tracks
+                 WHERE path = ? ON CONFLICT(path) DO UPDATE SET size = excluded.size,
+                 mtime_ns = excluded.mtime_ns, model = excluded.model,
+                 valence = excluded.valence, energy = excluded.energy, error = excluded.error"""
         with self._db("cannot update the library") as db, db:
-            db.executemany(sql, [(_to_db(p), *rest) for p, *rest in rows])
+            db.execute(sql, (model, valence, energy, error, _to_db(_key(path))))
+
+    def _write_overrides(
+        self, rows: list[tuple[str, float | None, float | None]], source: str
+    ) -> None:
+        sql = """INSERT INTO overrides (path, valence, energy, source) VALUES (?, ?, ?, ?)
+                 ON CONFLICT(path) DO UPDATE SET
+                 valence = COALESCE(excluded.valence, valence),
+                 energy = COALESCE(excluded.energy, energy), source = excluded.source"""
+        with self._db("cannot update the library") as db, db:
+            db.executemany(sql, [(_to_db(p), *rest, source) for p, *rest in rows])
 
     @contextmanager
     def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -259,6 +308,15 @@ class Library:
             raise
         except (sqlite3.Error, OSError) as exc:
             raise LibraryError(f"{self.database}: {doing}: {exc}") from exc
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older database lacks, in place."""
+    for table, column, declaration in _MIGRATIONS:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            log.info("library: added %s.%s", table, column)
 
 
 def _key(path: str | Path) -> str:

@@ -24,7 +24,8 @@ origin: the step cap). The order of preference, and the reason line names which 
 2. recent but in the band: the least recently played of them;
 3. for iso, the nearest track within one step of the origin;
 4. the nearest track overall (fresh ones first).
-Tracks without tags count as neutral (0.5) and the reason says so.
+Tracks without tags count as neutral (0.5) and the reason says so; values estimated from the
+audio are used like tags, and the reason adds "estimated".
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def choose_next(
     track, band_note = _pick(library, current, (valence, energy), rules, history, origin, prefer)
     tv, te, untagged = _point(track)
     tagged = f"untagged, taken as neutral {_at(tv, te)}" if untagged else _at(tv, te)
+    if track.source == "estimated" and not untagged:
+        tagged += ", estimated"  # from the audio, not a tag or a person: say so
     reason = f"{why}; chose {_name(track)} ({tagged}), {band_note}"
     return Choice(track, reason, valence, energy)
 
