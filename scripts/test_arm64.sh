@@ -27,10 +27,11 @@ MIRROR=${ARM64_MIRROR:-http://deb.debian.org/debian}
 # its own apt step finds nothing missing), plus passwd for its user and group step.
 ROOT_PACKAGES=(python3 python3-venv python3-numpy libvlc5 libvlc-bin vlc-plugin-base
   ca-certificates passwd mawk)
-# The tests read photos shipped in scikit-image and matplotlib; pytest runs them. Installed
+# The tests read photos shipped in scikit-image and matplotlib; pytest (and hypothesis, which a
+# test module imports) runs them. Installed
 # with install.sh's constraints, so the system numpy stays; not byte-compiled (emulated, that
 # costs minutes).
-TEST_PACKAGES=(pytest scikit-image matplotlib)
+TEST_PACKAGES=(pytest hypothesis scikit-image matplotlib)
 APT_RETRIES=(--aptopt='Acquire::Retries "3"')
 NICE=(nice -n 10)
 
