@@ -57,6 +57,9 @@ def read_excerpt(path: Path, windows: int = 3, window_s: float = 10.0) -> Excerp
     """
     with _translated(path):
         import av  # here only: the package imports without PyAV, the estimator needs it
+        import av.logging
+
+        av.logging.set_level(av.logging.PANIC)  # FFmpeg's log lines would bypass ours
 
         with av.open(str(path), metadata_errors="ignore") as container:
             if not container.streams.audio:
