@@ -67,14 +67,20 @@ def track_features(windows: Sequence[np.ndarray]) -> np.ndarray:
 def window_features(audio: np.ndarray) -> np.ndarray:
     """The statistics of one mono window at ``SAMPLE_RATE`` (at least ``N_FFT`` samples)."""
     power = _power_spectrum(audio.astype(np.float64))
-    logmel = 10 * np.log10(power @ _mel_filters().T + _EPS)
-    mfcc = logmel @ _dct().T
+    logmel = 10 * np.log10(_dot(power, _mel_filters().T) + _EPS)
+    mfcc = _dot(logmel, _dct().T)
     parts = [
         _mean_std(logmel), _mean_std(mfcc), np.std(np.diff(mfcc, axis=0), axis=0),
         _shape(audio, power), _contrast(power), _dynamics(power),
         _tonality(power), _rhythm(logmel),
     ]
     return np.concatenate([np.ravel(p) for p in parts])
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` without BLAS: OpenBLAS's worker threads would not share the scanning thread's
+    nice value, and they spin: measured here, 0.20 s of CPU per track instead of 0.39."""
+    return np.einsum("ij,jk->ik", a, b)
 
 
 def _power_spectrum(audio: np.ndarray) -> np.ndarray:
@@ -128,7 +134,7 @@ def _dynamics(power: np.ndarray) -> np.ndarray:
 
 def _tonality(power: np.ndarray) -> np.ndarray:
     """Key-relative chroma, key clarity (major, minor, their difference), entropy, flux."""
-    chroma = np.sqrt(power) @ _chroma_filters().T
+    chroma = _dot(np.sqrt(power), _chroma_filters().T)
     chroma /= chroma.sum(axis=1, keepdims=True) + _EPS
     profile = chroma.mean(axis=0)
     major = np.array([np.corrcoef(profile, np.roll(_MAJOR, k))[0, 1] for k in range(12)])
