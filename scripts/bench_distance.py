@@ -243,10 +243,14 @@ class Candidate:
 
 
 def make_candidate(spec: str, min_score: float) -> Candidate:
-    """``MODEL:TILES[:SCORE]`` -> a detector with empty tallies."""
-    model, tiles, score = [*spec.split(":"), "", ""][:3]
+    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR]]]]`` -> a detector with empty tallies
+    (NEAR 0 leaves out the short-range whole-frame pass)."""
+    model, tiles, score, candidate, confirm, near = [*spec.split(":"), *[""] * 5][:6]
     detector = FaceDetector(min_score=float(score or min_score), model=model,
-                            tiles=int(tiles or 0))
+                            tiles=int(tiles or 0),
+                            candidate_score=float(candidate) if candidate else None,
+                            confirm_score=float(confirm) if confirm else None,
+                            near_pass=near != "0")
     return Candidate(spec, detector, {})
 
 
@@ -310,7 +314,8 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=1296)
     parser.add_argument("--min-score", type=float, default=0.75)
     parser.add_argument("--distances", type=float, nargs="+", default=DISTANCES)
-    parser.add_argument("--candidates", nargs="+", metavar="MODEL:TILES[:SCORE]",
+    parser.add_argument("--candidates", nargs="+",
+                        metavar="MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR]]]]",
                         default=["short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()

@@ -5,7 +5,9 @@
 Counts the convolutions, depthwise convolutions and fully connected layers of each
 ``.tflite`` from its operators' tensor shapes (``_get_ops_details``; other operators are
 left out, they are a small share in these networks), then the MACs of one room-scale frame
-for each detector setting (whole frame + tiles + one short-range re-boxing per face).
+for each detector setting (whole frame + tiles; for a full-range variant also a short-range
+whole-frame pass and one short-range re-boxing per candidate), and of a later frame of a
+burst, where each person is followed by one short-range pass.
 """
 
 from __future__ import annotations
@@ -53,10 +55,13 @@ def main() -> int:
     for name, tiles in (("short_range", 0), ("short_range", 2), ("full_range", 2),
                         ("full_range_sparse", 2), ("full_range", 3)):
         passes = 1 + len(tile_boxes(2304, 1296, tiles))
-        refine = macs["short_range"] if name != "short_range" else 0
-        frame = passes * macs[name] + refine + emotion
+        # Another variant adds a short-range whole-frame pass and re-boxes each candidate.
+        extra = 2 * macs["short_range"] if name != "short_range" else 0
+        frame = passes * macs[name] + extra + emotion
         print(f"{name}:{tiles} on 2304x1296: {passes} passes, one face: "
               f"{frame / 1e6:.0f} M MACs per frame")
+    follow = macs["short_range"] + emotion
+    print(f"a later frame of the burst, one person followed: {follow / 1e6:.0f} M MACs")
     return 0
 
 

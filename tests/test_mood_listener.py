@@ -171,3 +171,18 @@ def test_other_people_do_not_outvote_the_listener(photos: dict, room_reader: Fac
     alone = room_reader.read(room(listener))[0]
     assert r.probabilities["happy"] == pytest.approx(alone.as_dict()["happy"], abs=0.05)
     assert r.emotion in LABELS and r.valence is not None and -1 <= r.valence <= 1
+
+
+@pytest.mark.runtime
+def test_weak_candidates_need_short_range_to_confirm_them(photos: dict,
+                                                          non_face_photos: dict) -> None:
+    from appliance.mood.faces import FaceDetector
+
+    cascade = FaceDetector(model="full_range_sparse", tiles=2, candidate_score=0.3)
+    loose = FaceDetector(model="full_range_sparse", tiles=2, min_score=0.3)
+    empty = [cv2.resize(image, FULL_VIEW) for image in non_face_photos.values()]
+    assert sum(len(cascade.detect(frame)) for frame in empty) <= sum(
+        len(loose.detect(frame)) for frame in empty)
+    assert all(f.score >= 0.75 for frame in empty for f in cascade.detect(frame))
+    (found,) = cascade.detect(room((photos["astronaut"], "astronaut", 95.0, (700, 400))))
+    assert found.score >= 0.75 and abs(found.box[0] + found.box[2] / 2 - 700) < 30

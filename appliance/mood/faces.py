@@ -253,6 +253,14 @@ class FaceDetector:
         num_threads: interpreter threads.
         model: the variant, a key of ``MODELS`` (config ``mood.detector``).
         tiles: rows of tiles besides the whole-frame pass (config ``mood.detect_tiles``).
+        candidate_score: with a variant other than short range, the lowest score of a
+            candidate; one below ``min_score`` is kept only if short range confirms it at
+            ``min_score`` on a window around it (a two-stage cascade; config
+            ``mood.min_candidate_score``). None = ``min_score``.
+        confirm_score: the short-range score that confirms such a weak candidate (config
+            ``mood.min_confirm_score``); None = ``min_score``.
+        near_pass: with a variant other than short range, also run short range on the
+            whole frame (one cheap pass) for faces near the camera.
 
     Raises:
         ModelError: the model is missing or its tensors are not the variant's.
@@ -260,7 +268,8 @@ class FaceDetector:
 
     def __init__(
         self, model_path: Path | None = None, min_score: float = 0.75, num_threads: int = 1,
-        model: str = "short_range", tiles: int = 0,
+        model: str = "short_range", tiles: int = 0, candidate_score: float | None = None,
+        confirm_score: float | None = None, near_pass: bool = True,
     ) -> None:
         if model not in MODELS:
             raise ModelError(f"face detector {model!r} is not known; use one of {sorted(MODELS)}")
@@ -268,6 +277,10 @@ class FaceDetector:
         self.model_path = Path(model_path) if model_path else find_model(self.model.file)
         self.min_score = min_score
         self.tiles = tiles
+        fine = self.model is not SHORT_RANGE
+        self._floor = min(min_score, candidate_score) if fine and candidate_score else min_score
+        self.confirm_score = max(confirm_score or min_score, min_score)
+        self.near_pass = near_pass
         self._interpreter = _load(self.model_path, num_threads, self.model)
         self._input, self._boxes, self._scores = _check_tensors(
             self._interpreter, self.model_path, self.model
@@ -284,9 +297,17 @@ class FaceDetector:
         """Faces in a BGR uint8 frame, best score first."""
         faces = self._detect(frame)
         if self._fine is not None:
-            faces = [self._fine.refine(frame, face) or face for face in faces]
+            refined = [(self._fine.refine(frame, face), face) for face in faces]
+            faces = [fine or face for fine, face in refined if self._kept(fine, face)]
         log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
         return faces
+
+    def _kept(self, fine: Face | None, coarse: Face) -> bool:
+        """A strong candidate stays (re-boxed if short range finds it); a weak one only if
+        short range confirms it at ``confirm_score``."""
+        if coarse.score >= self.min_score:
+            return True
+        return fine is not None and fine.score >= self.confirm_score
 
     def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given faces (of an earlier frame) found again in ``frame``, each on a window
@@ -325,6 +346,11 @@ class FaceDetector:
             frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
         rows, scores = self._run(frame, 0.0, 0.0, unit)
         found = [(rows, scores)]
+        if self._fine is not None and self.near_pass:
+            # Short range on the whole frame too: it is surest on faces that fill 13-30% of
+            # its input, i.e. 300-690 px of a 2304 px frame (0.4-1 m), where full range on
+            # the whole frame tails off and no tile holds the face whole.
+            found.append(self._fine._run(frame, 0.0, 0.0, unit))
         for x, y, side in tiles:
             sx, sy, sside = round(x / unit), round(y / unit), round(side / unit)
             tile = frame[sy : sy + sside, sx : sx + sside]
@@ -345,7 +371,7 @@ class FaceDetector:
         raw_boxes = self._interpreter.get_tensor(self._boxes)[0]
         raw_scores = self._interpreter.get_tensor(self._scores)[0, :, 0]
         size = self.model.input_size
-        rows, scores = decode(raw_boxes, raw_scores, self._anchors, self.min_score, size)
+        rows, scores = decode(raw_boxes, raw_scores, self._anchors, self._floor, size)
         pts = (rows.reshape(-1, 8, 2) * size - (pad_x, pad_y)) / scale * unit + (x, y)
         return pts.reshape(-1, 16), scores
 

@@ -47,7 +47,9 @@ class FaceReader:
         """Both models as ``config.mood`` says; raises ``ModelError``."""
         mood = config.mood
         detector = FaceDetector(min_score=mood.min_face_score, num_threads=NUM_THREADS,
-                                model=mood.detector, tiles=mood.detect_tiles)
+                                model=mood.detector, tiles=mood.detect_tiles,
+                                candidate_score=mood.min_candidate_score,
+                                confirm_score=mood.min_confirm_score)
         classifier = EmotionClassifier(mood.model, num_threads=NUM_THREADS)
         return cls(detector, classifier)
 
