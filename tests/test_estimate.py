@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import sqlite3
+import threading
 import time
 import wave
 from fractions import Fraction
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from appliance.cli import main
-from appliance.daemon.scanner import LibraryScanner
+from appliance.daemon.scanner import NICE, LibraryScanner
 from appliance.demo import write_wav
 from appliance.errors import AudioError, LibraryError, ModelError
 from appliance.music import audio
@@ -296,6 +297,25 @@ def test_the_scanner_estimates_after_scanning_and_tells_the_session(tmp_path, mu
             scanner.close()
         assert "1 tracks estimated, 1 could not be" in summaries[1]
         assert by_name(library)["plain.wav"].source == "estimated"
+
+
+def test_the_scanner_thread_alone_runs_at_a_lower_priority(tmp_path, music_dir):
+    def nice(tid: int | None) -> int:  # field 19 of /proc/<pid>/task/<tid>/stat
+        return int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("needs Linux /proc")
+    with Library(tmp_path / "lib.sqlite3") as library:
+        scanner = LibraryScanner(library, music_dir, lambda event: None)
+        try:
+            thread = next(t for t in threading.enumerate() if t.name == "library-scan")
+            mine, deadline = nice(threading.get_native_id()), time.monotonic() + 5
+            while nice(thread.native_id) == mine < 19 and time.monotonic() < deadline:
+                time.sleep(0.01)  # the thread lowers its own priority as it starts
+            assert nice(thread.native_id) == min(19, mine + NICE)
+            assert nice(threading.get_native_id()) == mine  # the daemon's thread is untouched
+        finally:
+            scanner.close()
 
 
 def test_library_estimate_prints_json_lines_and_fails_for_bad_files(tmp_path, capsys):
