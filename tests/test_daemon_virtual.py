@@ -74,6 +74,13 @@ def test_first_track_plays_and_ready_follows_it(sim: Simulation, music: dict[str
     assert names[:3] == ["track_chosen", "track_started", "ready"]
 
 
+def test_the_scanner_is_told_what_plays_now_and_next(
+        sim: Simulation, music: dict[str, str]) -> None:
+    assert sim.session.upcoming() == [music["Start"]]
+    sim.loop.run_until(200.0 - LEAD_S + 2.0)  # the lead check has chosen the next track
+    assert sim.session.upcoming() == [music["Start"], music["Sad"]]
+
+
 def test_lead_check_chooses_with_the_reading_and_the_next_track_follows(
         sim: Simulation, music: dict[str, str]) -> None:
     sim.loop.run_until(200.0 - LEAD_S + 0.1)

@@ -253,6 +253,26 @@ def test_untagged_tracks_are_estimated_once_per_file_and_model(tmp_path, music_d
         assert len(library.pending_estimates("another-model")) == 1  # plain is set by hand now
 
 
+def test_the_tracks_about_to_be_played_are_estimated_first(tmp_path, music_dir, estimator):
+    for name in ("a.wav", "b.wav", "c.wav"):
+        encode(music_dir / name, music(2.0, seed=len(name) + ord(name[0])))
+    order: list[str] = []
+    with Library(tmp_path / "lib.sqlite3") as library:
+        library.scan(music_dir)
+        store = library.store_estimate
+
+        def spy(path: str, *args: object, **kwargs: object) -> None:
+            order.append(Path(path).name)
+            store(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        library.store_estimate = spy  # type: ignore[method-assign]
+        # "Soon" changes while the estimates run, as the queued track does.
+        soon = iter([["/elsewhere.mp3", str(music_dir / "c.wav")], [str(music_dir / "plain.wav")]])
+        estimate_pending(library, estimator, soon=lambda: next(soon, []))
+    assert order[:2] == ["c.wav", "plain.wav"]
+    assert sorted(order[2:]) == order[2:] == ["a.wav", "b.wav", "quiet.wav"]  # then by path
+
+
 def test_a_new_model_re_estimates(tmp_path, music_dir, estimator):
     copy = tmp_path / "valence.json"
     spec = json.loads(DEFAULT_MODEL.read_text())

@@ -176,7 +176,7 @@ class Daemon:
                                          self.clock, history)
         self._handlers.update(session.handlers())
         session.start()
-        scanner = LibraryScanner(library, config.library.music_dir, self.post)
+        scanner = LibraryScanner(library, config.library.music_dir, self.post, session.upcoming)
         stack.callback(scanner.close)
         self._scanner = scanner
         scanner.request()  # incremental, in the background: known tracks play at once

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from appliance.daemon.events import LibraryScanned
@@ -41,10 +41,13 @@ class LibraryScanner:
         library: the open library.
         music_dir: the folder to scan.
         post: called with a ``LibraryScanned`` after each pass; must only enqueue.
+        soon: the paths about to be played (read from this thread), estimated first.
     """
 
-    def __init__(self, library: Library, music_dir: Path, post: Callable[[object], None]):
+    def __init__(self, library: Library, music_dir: Path, post: Callable[[object], None],
+                 soon: Callable[[], Sequence[str]] | None = None):
         self._library = library
+        self._soon = soon
         self._music_dir = music_dir
         self._post = post
         self._first = False  # the library had no playable track when this scan began
@@ -79,7 +82,8 @@ class LibraryScanner:
                 self._estimator = ValenceEstimator()
             estimator = self._estimator
             done, failed = estimate_pending(self._library, estimator, self._estimated,
-                                            lambda: self._wake.is_set() or self._stop.is_set())
+                                            lambda: self._wake.is_set() or self._stop.is_set(),
+                                            self._soon)
         except ModelError as exc:
             log.error("no valence estimates: %s", exc)
             self._no_estimates = True

@@ -107,6 +107,12 @@ class Session:
 
     # ---- start-up and shut-down -----------------------------------------------------
 
+    def upcoming(self) -> list[str]:
+        """The paths of the track playing and the one queued after it. Read by the scanner's
+        thread: it only reads two references, so it needs no lock."""
+        current, queued = self.current, self.next
+        return [t.path for t in (current, queued.choice.track if queued else None) if t]
+
     def start(self) -> None:
         """Report a mood check that cannot run (the music plays without checks)."""
         if self.checks.fault:

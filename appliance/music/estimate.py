@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,21 +119,26 @@ def estimate_pending(
     estimator: ValenceEstimator,
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    soon: Callable[[], Sequence[str]] | None = None,
 ) -> tuple[int, int]:
     """Estimate every track the library lists as pending for this model (see ``Library``).
 
     A file that cannot be estimated is recorded with its one-line reason and not tried again
     until it or the model changes. ``progress(done, total)`` follows each track; ``stop()``
-    is asked between tracks. Returns (estimated, failed).
+    is asked between tracks; ``soon()`` names the tracks about to be played (asked again
+    before each track), which go first. Returns (estimated, failed).
 
     Raises:
         LibraryError: the database cannot be read or written.
     """
     paths = library.pending_estimates(estimator.version)
+    remaining = dict.fromkeys(paths)  # an ordered set
     done = failed = 0
-    for path in paths:
+    while remaining:
         if stop is not None and stop():
             break
+        path = next((p for p in (soon() if soon else ()) if p in remaining), next(iter(remaining)))
+        del remaining[path]
         try:
             result = estimator.estimate(Path(path))
         except AudioError as exc:
