@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +32,7 @@ from appliance.errors import LibraryError
 from appliance.mood.circumplex import reading_point
 from appliance.mood.reading import NO_FACE, UNSURE, MoodReading
 from appliance.music.learning import Observation
-from appliance.music.library import Track
+from appliance.music.library import Track, sqlite_errors
 
 log = logging.getLogger(__name__)
 
@@ -299,14 +299,8 @@ class History:
                 raise LibraryError(f"{self.database}: the history is closed")
             yield self._conn
 
-    @contextmanager
-    def _translated(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except LibraryError:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise LibraryError(f"{self.database}: {doing}: {exc}") from exc
+    def _translated(self, doing: str) -> AbstractContextManager[None]:
+        return sqlite_errors(self.database, doing)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -300,14 +300,20 @@ class Library:
                 raise LibraryError(f"{self.database}: the library is closed")
             yield self._conn
 
-    @contextmanager
-    def _translated(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except LibraryError:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise LibraryError(f"{self.database}: {doing}: {exc}") from exc
+    def _translated(self, doing: str) -> AbstractContextManager[None]:
+        return sqlite_errors(self.database, doing)
+
+
+@contextmanager
+def sqlite_errors(database: Path, doing: str) -> Iterator[None]:
+    """SQLite and OS errors inside as one ``LibraryError`` naming ``database`` and ``doing``
+    (the one place where they are translated, for the library and the history alike)."""
+    try:
+        yield
+    except LibraryError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        raise LibraryError(f"{database}: {doing}: {exc}") from exc
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
