@@ -36,3 +36,21 @@ def _runtime() -> str:
     from appliance.mood import runtime
 
     return runtime.runtime_name()
+
+
+def test_what_others_write_while_the_model_loads_is_kept(tmp_path: Path) -> None:
+    # A daemon's other threads (and signal handlers) log while a model loads; only the
+    # runtime's own lines may be dropped, never theirs.
+    script = """
+import sys
+from appliance.mood import runtime
+with runtime._quiet_native_stderr():
+    print("a signal's log line", file=sys.stderr)
+    sys.stderr.flush()
+    import os
+    os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+print("after", file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stderr.splitlines() == ["a signal's log line", "after"]

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from importlib import metadata
@@ -138,11 +139,13 @@ def _build(path: Path, content: bytes, num_threads: int, exact: bool) -> Any:
 
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
-    """Silence the runtime's own C++ lines ("INFO: Created TensorFlow Lite XNNPACK delegate
+    """Drop the runtime's own C++ lines ("INFO: Created TensorFlow Lite XNNPACK delegate
     for CPU.") unless DEBUG logging is on (-vv): they go straight to file descriptor 2.
 
-    Errors still arrive as Python exceptions. Anything another thread writes to stderr in
-    these few milliseconds is lost too, which is why the window is only the build.
+    While the interpreter is built, descriptor 2 points at a temporary file; afterwards every
+    other line in it is written on to the real stderr. So what another thread logs in that
+    window (a signal's log line, a scan's warning) arrives a moment late but is never lost,
+    and a file, unlike a pipe, can never block a writer. Errors still arrive as exceptions.
     """
     if log.isEnabledFor(logging.DEBUG):
         yield
@@ -153,13 +156,30 @@ def _quiet_native_stderr() -> Iterator[None]:
     except (OSError, ValueError, AttributeError):  # no real stderr (embedded, closed)
         yield
         return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    with tempfile.TemporaryFile() as held:
+        try:
+            os.dup2(held.fileno(), 2)
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            _pass_on(held.read())
+
+
+def _pass_on(written: bytes) -> None:
+    """Write ``written`` to stderr without the runtime's delegate lines."""
+    kept = b"".join(line for line in written.splitlines(keepends=True)
+                    if not line.startswith(_NATIVE_NOISE))
+    if kept:
+        with contextlib.suppress(OSError):
+            os.write(2, kept)
+
+
+#: The start of the runtime's informational lines that ``_quiet_native_stderr`` drops.
+_NATIVE_NOISE = (b"INFO: Created TensorFlow Lite", b"INFO: Initialized TensorFlow Lite")
 
 
 def flatbuffer_problem(content: bytes) -> str:
