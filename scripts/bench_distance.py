@@ -126,7 +126,8 @@ def finish(rng: np.random.Generator, frame: np.ndarray) -> np.ndarray:
 def paste(rng: np.random.Generator, frame: np.ndarray, face: np.ndarray, box: Box,
           width_px: float) -> Box:
     """``face`` (BGR, its face at ``box``) scaled so the face is ``width_px`` wide, pasted
-    with a feathered edge at a random place; returns the face box in the frame."""
+    with a feathered edge at a random place that keeps the face box inside the frame (the
+    cut-out may run off the frame); returns the face box in the frame."""
     # The cut-out is widened by edge replication so that the feathering below falls outside
     # the face: a tight FER2013 crop would otherwise lose its outline.
     pad = max(2, face.shape[0] // 6)
@@ -137,25 +138,31 @@ def paste(rng: np.random.Generator, frame: np.ndarray, face: np.ndarray, box: Bo
                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     h, w = image.shape[:2]
     fh, fw = frame.shape[:2]
-    h, w = min(h, fh), min(w, fw)
-    image = image[:h, :w]
-    x = int(rng.integers(0, max(fw - w, 0) + 1))
-    y = int(rng.integers(0, max(fh - h, 0) + 1))
+    # The feathering is made on the whole cut-out, then cut with it. (It used to be made on
+    # the part left after clipping to the frame, which at 0.5 m faded the face itself into
+    # the background: a benchmark artefact, not a detector miss.)
+    border = max(2, min(round(pad * scale * 0.8), round(box[2] * scale * 0.25)))
     alpha = np.zeros((h, w), np.float32)
-    border = max(2, round(pad * scale * 0.8))
     alpha[border:-border, border:-border] = 1
-    alpha = cv2.blur(alpha, (2 * border + 1, 2 * border + 1))[:, :, None]
-    region = frame[y : y + h, x : x + w].astype(np.float32)
-    frame[y : y + h, x : x + w] = (alpha * image + (1 - alpha) * region).astype(np.uint8)
-    return (x + box[0] * scale, y + box[1] * scale, box[2] * scale, box[3] * scale)
+    alpha = cv2.blur(alpha, (2 * border + 1, 2 * border + 1))
+    fx, fy, fs = box[0] * scale, box[1] * scale, box[2] * scale
+    x = int(rng.integers(int(-fx), int(fw - fx - fs) + 1))
+    y = int(rng.integers(int(-fy), int(fh - fy - box[3] * scale) + 1))
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, fw), min(y + h, fh)
+    cut = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+    a = alpha[cut][:, :, None]
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (a * image[cut] + (1 - a) * region).astype(np.uint8)
+    return (x + fx, y + fy, fs, box[3] * scale)
 
 
-def fer_faces(path: Path | None, count: int, rng: np.random.Generator
+def fer_faces(path: Path | None, count: int, rng: np.random.Generator, usage: int = 1
               ) -> list[tuple[np.ndarray, Box, int]]:
-    """``count`` PublicTest faces as BGR crops with their face box and FER2013 label."""
+    """``count`` PublicTest (``usage`` 1) or Training (0) faces as BGR crops with their face
+    box and FER2013 label."""
     if path is None:
         return []
-    images, labels, rows = _publictest(path)
+    images, labels, rows = _fer_rows(path, usage)
     picks = rng.choice(rows, size=count, replace=False)
     out = []
     for i in picks:
@@ -167,20 +174,29 @@ def fer_faces(path: Path | None, count: int, rng: np.random.Generator
 
 
 @functools.cache
-def _publictest(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fer_rows(path: Path, usage: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     data = np.load(path)
-    rows = np.flatnonzero((data["usage"] == 1) & (data["label_ambiguous"] == 0))
+    rows = np.flatnonzero((data["usage"] == usage) & (data["label_ambiguous"] == 0))
     return data["images"], data["labels"], rows
 
 
 def fer_on_head(fer: np.ndarray, fer_box: Box, head: np.ndarray, box: Box
                 ) -> tuple[np.ndarray, Box]:
-    """A FER2013 face set into a portrait's head (grey, feathered edge), so that the face
-    has hair, ears and shoulders around it as a person in a room does; a bare 48x48 crop
-    has none, and BlazeFace relies on them (found 0-55% of the time as bare crops)."""
+    """A FER2013 face set into a portrait's head (feathered edge, the head's exposure and
+    colour), so that the face has hair, ears and shoulders around it as a person in a room
+    does; a bare 48x48 crop has none, and BlazeFace relies on them (found 0-55% of the time
+    as bare crops)."""
     scale = box[2] / fer_box[2]
     face = cv2.resize(fer, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
     out = cv2.cvtColor(cv2.cvtColor(head, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    # The FER crop's exposure is brought to the head's own face (mean and spread), as one
+    # camera exposes one person; a darker or paler rectangle over the face left a seam that
+    # no real face has.
+    x, y, w, h = (int(v) for v in box)
+    skin = out[y : y + h, x : x + w].astype(np.float32)
+    face = face.astype(np.float32)
+    face = (face - face.mean()) / max(float(face.std()), 1.0) * skin.std() + skin.mean()
+    face = np.clip(face, 0, 255)
     x0 = round(box[0] - fer_box[0] * scale)
     y0 = round(box[1] - fer_box[1] * scale)
     h, w = face.shape[:2]
@@ -194,15 +210,20 @@ def fer_on_head(fer: np.ndarray, fer_box: Box, head: np.ndarray, box: Box
              if (xs, ys, xe, ye) == (x0, y0, x0 + w, y0 + h) else None)
     if patch is not None:
         out[y0 : y0 + h, x0 : x0 + w] = patch.astype(np.uint8)
-    return out, box
+    # The head's own colour (its chroma) over the grey composite: a listener is seen in
+    # colour, and BlazeFace scores a grey face lower than the same face in colour. The grey
+    # cameraman stays grey.
+    ycc = cv2.cvtColor(head, cv2.COLOR_BGR2YCrCb)
+    ycc[:, :, 0] = out[:, :, 0]
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR), box
 
 
 def face_frames(args: argparse.Namespace, distance: float, seed: int
                 ) -> Iterator[tuple[np.ndarray, Box, int]]:
     """Frames with one face at ``distance``: (frame, true box, FER label or -1)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed + args.seed)
     photos = [skimage_photo(n) for n in BACKGROUNDS]
-    fer = fer_faces(args.fer, args.frames, rng)
+    fer = fer_faces(args.fer, args.frames, rng, 0 if args.tune else 1)
     people = portraits()
     width_px = 284 / distance * args.width / 2304
     for k in range(args.frames):
@@ -219,7 +240,7 @@ def face_frames(args: argparse.Namespace, distance: float, seed: int
 
 def empty_frames(args: argparse.Namespace, count: int) -> Iterator[np.ndarray]:
     """Face-free frames over the same kinds of background."""
-    rng = np.random.default_rng(999)
+    rng = np.random.default_rng(999 + args.seed)
     photos = [skimage_photo(n) for n in BACKGROUNDS]
     for _ in range(count):
         yield finish(rng, background(rng, (args.width, args.height), photos))
@@ -243,14 +264,18 @@ class Candidate:
 
 
 def make_candidate(spec: str, min_score: float) -> Candidate:
-    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR]]]]`` -> a detector with empty tallies
-    (NEAR 0 leaves out the short-range whole-frame pass)."""
-    model, tiles, score, candidate, confirm, near = [*spec.split(":"), *[""] * 5][:6]
+    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT]]]]]]`` -> a detector with
+    empty tallies (NEAR 0 leaves out the short-range whole-frame pass, WHOLE 0 the model's
+    own whole-frame pass when there are tiles, EXIT 1 skips the tiles when the whole-frame
+    passes give a confirmed face)."""
+    model, tiles, score, candidate, confirm, near, whole, exit_ = [*spec.split(":"),
+                                                                   *[""] * 7][:8]
     detector = FaceDetector(min_score=float(score or min_score), model=model,
                             tiles=int(tiles or 0),
                             candidate_score=float(candidate) if candidate else None,
                             confirm_score=float(confirm) if confirm else None,
-                            near_pass=near != "0")
+                            near_pass=near != "0", whole_pass=whole != "0",
+                            early_exit=exit_ == "1")
     return Candidate(spec, detector, {})
 
 
@@ -313,12 +338,18 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=2304)
     parser.add_argument("--height", type=int, default=1296)
     parser.add_argument("--min-score", type=float, default=0.75)
+    parser.add_argument("--tune", action="store_true",
+                        help="Training faces instead of PublicTest (for choosing settings; "
+                             "report held-out figures without it)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="added to every frame seed (tune on one, report on another)")
     parser.add_argument("--distances", type=float, nargs="+", default=DISTANCES)
     parser.add_argument("--candidates", nargs="+",
-                        metavar="MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR]]]]",
+                        metavar="MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR[:WHOLE[:EXIT]]]]]]",
                         default=["short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()
+    cv2.setNumThreads(1)  # the figures are for one thread, OpenCV's resizes included
     classifier = EmotionClassifier()
     print(f"{args.width}x{args.height} frames, {args.frames} per distance, runtime "
           f"{runtime_name()}, FER faces: {'yes' if args.fer else 'no (portraits only)'}")
