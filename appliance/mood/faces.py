@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from appliance.mood import runtime
 from appliance.mood.tiles import TILE_OVERLAP, inside_inner_edges, tile_boxes
 
 __all__ = ["MODELS", "TILE_OVERLAP", "BlazeFaceModel", "Face", "FaceDetector", "decode",
-           "find_model", "letterbox", "ssd_anchors", "tile_boxes", "weighted_nms"]
+           "find_model", "letterbox", "shrink", "ssd_anchors", "tile_boxes", "weighted_nms"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ INPUT_SIZE = SHORT_RANGE.input_size
 NUM_ANCHORS = SHORT_RANGE.num_anchors
 _RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits to keep the sigmoid finite in float32
 _NMS_IOU = 0.3
+#: With a cascade, a candidate's score is this share of the full-range score plus the rest
+#: of short range's score on the window around it. Neither score alone separates pasted
+#: FER2013 faces from clutter as well (``scripts/bench_distance.py --tune``, README).
+COARSE_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -168,12 +172,24 @@ def letterbox(frame: np.ndarray, out: np.ndarray) -> tuple[float, float, float]:
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
-    # INTER_AREA averages the pixels it drops; plain linear sampling at 1/5 aliases.
-    small = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    small = shrink(frame, (new_w, new_h))
     rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
     out.fill(-1.0)
     out[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = rgb * np.float32(2 / 255) - 1
     return scale, float(pad_x), float(pad_y)
+
+
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` area-averaged down to ``size`` (width, height).
+
+    INTER_AREA averages the pixels it drops (plain linear sampling at 1/5 aliases), but at a
+    non-integer ratio OpenCV takes its slow path: 17 ms for 2304x1296 to 341x192 on one
+    thread here. Halving first (its integer fast path) and averaging the rest costs 2.7 ms.
+    """
+    while image.shape[1] >= 2 * size[0] and image.shape[0] >= 2 * size[1]:
+        half = (image.shape[1] // 2, image.shape[0] // 2)
+        image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def decode(
@@ -254,13 +270,16 @@ class FaceDetector:
         model: the variant, a key of ``MODELS`` (config ``mood.detector``).
         tiles: rows of tiles besides the whole-frame pass (config ``mood.detect_tiles``).
         candidate_score: with a variant other than short range, the lowest score of a
-            candidate; one below ``min_score`` is kept only if short range confirms it at
-            ``min_score`` on a window around it (a two-stage cascade; config
-            ``mood.min_candidate_score``). None = ``min_score``.
-        confirm_score: the short-range score that confirms such a weak candidate (config
-            ``mood.min_confirm_score``); None = ``min_score``.
+            full-range candidate (config ``mood.min_candidate_score``). None = ``min_score``.
+        confirm_score: with such a variant, the lowest combined score of a face: 0.3 x its
+            full-range score + 0.7 x short range's score on a window around it (a two-stage
+            cascade; config ``mood.min_confirm_score``). None = ``min_score``.
         near_pass: with a variant other than short range, also run short range on the
             whole frame (one cheap pass) for faces near the camera.
+        whole_pass: with tiles, also run the model itself on the whole frame (for faces
+            too large for a tile); always on without tiles.
+        early_exit: with tiles, skip them when the whole-frame passes give a confirmed face
+            (config ``mood.detect_early_exit``).
 
     Raises:
         ModelError: the model is missing or its tensors are not the variant's.
@@ -269,7 +288,8 @@ class FaceDetector:
     def __init__(
         self, model_path: Path | None = None, min_score: float = 0.75, num_threads: int = 1,
         model: str = "short_range", tiles: int = 0, candidate_score: float | None = None,
-        confirm_score: float | None = None, near_pass: bool = True,
+        confirm_score: float | None = None, near_pass: bool = True, whole_pass: bool = True,
+        early_exit: bool = False,
     ) -> None:
         if model not in MODELS:
             raise ModelError(f"face detector {model!r} is not known; use one of {sorted(MODELS)}")
@@ -279,8 +299,10 @@ class FaceDetector:
         self.tiles = tiles
         fine = self.model is not SHORT_RANGE
         self._floor = min(min_score, candidate_score) if fine and candidate_score else min_score
-        self.confirm_score = max(confirm_score or min_score, min_score)
+        self.confirm_score = confirm_score or min_score
         self.near_pass = near_pass
+        self.whole_pass = whole_pass or not tiles
+        self.early_exit = early_exit
         self._interpreter = _load(self.model_path, num_threads, self.model)
         self._input, self._boxes, self._scores = _check_tensors(
             self._interpreter, self.model_path, self.model
@@ -290,24 +312,43 @@ class FaceDetector:
         self._tensor = np.empty((size, size, 3), dtype=np.float32)
         # The crop geometry in emotion.json was measured on short-range boxes: a face that
         # another variant finds is boxed again by short range on a window around it.
+        # Its floor: the lowest short-range score that can still reach confirm_score.
         self._fine = None if self.model is SHORT_RANGE else FaceDetector(
-            min_score=min_score, num_threads=num_threads)
+            min_score=max(0.05, (self.confirm_score - COARSE_WEIGHT) / (1 - COARSE_WEIGHT)),
+            num_threads=num_threads)
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in a BGR uint8 frame, best score first."""
-        faces = self._detect(frame)
-        if self._fine is not None:
-            refined = [(self._fine.refine(frame, face), face) for face in faces]
-            faces = [fine or face for fine, face in refined if self._kept(fine, face)]
+        small, unit, tiles = self._shrink(frame)
+        found = self._whole(small, unit)
+        faces: list[Face] | None = None
+        if tiles and self.early_exit:
+            # The whole-frame passes see a listener up to about 2 m; when they give a
+            # confirmed face the tiles (most of the cost) are skipped.
+            faces = self._confirmed(frame, found) or None
+        if faces is None:
+            found += self._tiles(small, unit, tiles, frame.shape[1::-1])
+            faces = self._confirmed(frame, found)
         log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
         return faces
 
-    def _kept(self, fine: Face | None, coarse: Face) -> bool:
-        """A strong candidate stays (re-boxed if short range finds it); a weak one only if
-        short range confirms it at ``confirm_score``."""
-        if coarse.score >= self.min_score:
-            return True
-        return fine is not None and fine.score >= self.confirm_score
+    def _confirmed(self, frame: np.ndarray, found: list[tuple[np.ndarray, np.ndarray]]
+                   ) -> list[Face]:
+        """The merged candidates; with a cascade, each boxed again by short range and kept
+        when its combined score reaches ``confirm_score``."""
+        rows = np.concatenate([r for r, _ in found])
+        scores = np.concatenate([s for _, s in found])
+        faces = [_to_face(row, score) for row, score in weighted_nms(rows, scores)]
+        if self._fine is None:
+            return faces
+        kept = []
+        for coarse in faces:
+            fine = self._fine.refine(frame, coarse)
+            score = COARSE_WEIGHT * coarse.score + (1 - COARSE_WEIGHT) * (
+                fine.score if fine else 0.0)
+            if score >= self.confirm_score:
+                kept.append(replace(fine or coarse, score=score))
+        return sorted(kept, key=lambda f: -f.score)
 
     def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given faces (of an earlier frame) found again in ``frame``, each on a window
@@ -333,33 +374,37 @@ class FaceDetector:
         near = [f for f in found if np.abs(_centre(f) - centre).max() < max(w, h) / 2]
         return near[0] if near else None
 
-    def _detect(self, frame: np.ndarray) -> list[Face]:
+    def _shrink(self, frame: np.ndarray) -> tuple[np.ndarray, float, list[tuple[int, int, int]]]:
+        """The frame area-averaged once to the scale at which a tile is the model's input
+        (the passes cut from it: about 15x cheaper than resizing every tile of a 2304x1296
+        frame on its own), that scale's ``unit`` (frame pixels per pixel), and the tiles."""
         height, width = frame.shape[:2]
         tiles = tile_boxes(width, height, self.tiles)
-        unit = 1.0
-        if tiles:
-            # One area-averaged downscale of the whole frame, to the scale at which a tile
-            # is the model's input size; the passes then cut from it (about 15x cheaper
-            # than resizing every tile of a 2304x1296 frame on its own).
-            unit = tiles[0][2] / self.model.input_size
-            size = (max(1, round(width / unit)), max(1, round(height / unit)))
-            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-        rows, scores = self._run(frame, 0.0, 0.0, unit)
-        found = [(rows, scores)]
+        if not tiles:
+            return frame, 1.0, tiles
+        unit = tiles[0][2] / self.model.input_size
+        size = (max(1, round(width / unit)), max(1, round(height / unit)))
+        return shrink(frame, size), unit, tiles
+
+    def _whole(self, small: np.ndarray, unit: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        found = [self._run(small, 0.0, 0.0, unit)] if self.whole_pass else []
         if self._fine is not None and self.near_pass:
             # Short range on the whole frame too: it is surest on faces that fill 13-30% of
             # its input, i.e. 300-690 px of a 2304 px frame (0.4-1 m), where full range on
             # the whole frame tails off and no tile holds the face whole.
-            found.append(self._fine._run(frame, 0.0, 0.0, unit))
+            found.append(self._fine._run(small, 0.0, 0.0, unit))
+        return found
+
+    def _tiles(self, small: np.ndarray, unit: float, tiles: list[tuple[int, int, int]],
+               size: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+        found = []
         for x, y, side in tiles:
             sx, sy, sside = round(x / unit), round(y / unit), round(side / unit)
-            tile = frame[sy : sy + sside, sx : sx + sside]
+            tile = small[sy : sy + sside, sx : sx + sside]
             tile_rows, tile_scores = self._run(tile, sx * unit, sy * unit, unit)
-            inner = inside_inner_edges(tile_rows, (x, y, side), (width, height))
+            inner = inside_inner_edges(tile_rows, (x, y, side), size)
             found.append((tile_rows[inner], tile_scores[inner]))
-        all_rows = np.concatenate([r for r, _ in found])
-        all_scores = np.concatenate([s for _, s in found])
-        return [_to_face(row, score) for row, score in weighted_nms(all_rows, all_scores)]
+        return found
 
     def _run(self, image: np.ndarray, x: float, y: float, unit: float = 1.0
              ) -> tuple[np.ndarray, np.ndarray]:
