@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import skimage.data
 from audiofiles import make_track
@@ -258,3 +259,22 @@ def test_32_bit_python_is_refused_on_any_os(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(doctor.Problem, match="32-bit is not supported") as failed:
         doctor.check_python(None)  # type: ignore[arg-type]
     assert "64-bit" in failed.value.fix
+
+
+def test_the_camera_check_counts_a_listener_across_the_room(tmp_path: Path) -> None:
+    import cv2
+
+    tiny_library(tmp_path)
+    config = load_config(write_config(tmp_path))
+    pics = tmp_path / "pics"
+    photo = cv2.imread(str(pics / "face.png"))
+    # The astronaut's face (94 px wide at 178, 81) at 114 px, a listener 2.5 m away in
+    # Camera Module 3's full view, where plain short range on the whole frame sees nobody.
+    scale = 114 / 94
+    frame = np.full((1296, 2304, 3), 120, np.uint8)
+    small = cv2.resize(photo, None, fx=scale, fy=scale)
+    frame[500 : 500 + small.shape[0], 1400 : 1400 + small.shape[1]] = small
+    (pics / "face.png").unlink()
+    cv2.imwrite(str(pics / "room.png"), frame)
+    result = doctor_hw.check_camera(config)
+    assert "2304x1296 frame grabbed" in result.detail and "1 face(s) in view" in result.detail

@@ -66,11 +66,12 @@ def _led(config: Config) -> StatusLed:
 
 
 def _faces_in(frame: np.ndarray, config: Config) -> str:
-    # Helps aim the camera; never a failure (nobody may be in front of it).
-    from appliance.mood.faces import FaceDetector
+    # Helps aim the camera; never a failure (nobody may be in front of it). The detector is
+    # the mood check's own, so a listener across the room counts as they will in a check.
+    from appliance.mood.reader import detector_from_config
 
     try:
-        faces = FaceDetector(min_score=config.mood.min_face_score).detect(frame)
+        faces = detector_from_config(config).detect(frame)
     except ApplianceError:
         return "faces not counted (see the model check)"
     return f"{len(faces)} face(s) in view"

@@ -30,6 +30,17 @@ T = TypeVar("T")
 NUM_THREADS = 1
 
 
+def detector_from_config(config: Config) -> FaceDetector:
+    """The face detector as ``config.mood`` sets it (the check and the doctor use the same
+    one); raises ``ModelError``."""
+    mood = config.mood
+    return FaceDetector(min_score=mood.min_face_score, num_threads=NUM_THREADS,
+                        model=mood.detector, tiles=mood.detect_tiles,
+                        candidate_score=mood.min_candidate_score,
+                        confirm_score=mood.min_confirm_score,
+                        early_exit=mood.detect_early_exit)
+
+
 class FaceReader:
     """Detect, crop and classify the faces of one frame.
 
@@ -45,13 +56,8 @@ class FaceReader:
     @classmethod
     def from_config(cls, config: Config) -> FaceReader:
         """Both models as ``config.mood`` says; raises ``ModelError``."""
-        mood = config.mood
-        detector = FaceDetector(min_score=mood.min_face_score, num_threads=NUM_THREADS,
-                                model=mood.detector, tiles=mood.detect_tiles,
-                                candidate_score=mood.min_candidate_score,
-                                confirm_score=mood.min_confirm_score)
-        classifier = EmotionClassifier(mood.model, num_threads=NUM_THREADS)
-        return cls(detector, classifier)
+        classifier = EmotionClassifier(config.mood.model, num_threads=NUM_THREADS)
+        return cls(detector_from_config(config), classifier)
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """The faces of a BGR uint8 frame; raises ``ModelError``."""
