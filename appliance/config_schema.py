@@ -123,9 +123,10 @@ class MoodConfig:
     detect_early_exit: bool = field(metadata=_spec(
         "skip the tiles when the whole-frame passes already give a face"))
     min_candidate_score: float = field(metadata=_spec(
-        "lowest full-range score of a candidate face", _between(0, 1)))
+        "full-range candidates below min_face_score need short-range's confirmation",
+        _between(0, 1)))
     min_confirm_score: float = field(metadata=_spec(
-        "lowest 0.3 x full-range + 0.7 x short-range score of a face", _between(0, 1)))
+        "short-range score that confirms such a candidate", _between(0, 1)))
     min_face_px: float = field(
         metadata=_spec("narrowest face box classified, pixels", _between(0, 1000)))
     min_sharpness: float = field(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +87,6 @@ INPUT_SIZE = SHORT_RANGE.input_size
 NUM_ANCHORS = SHORT_RANGE.num_anchors
 _RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits to keep the sigmoid finite in float32
 _NMS_IOU = 0.3
-#: With a cascade, a candidate's score is this share of the full-range score plus the rest
-#: of short range's score on the window around it. Neither score alone separates pasted
-#: FER2013 faces from clutter as well (``scripts/bench_distance.py --tune``, README).
-COARSE_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -270,10 +266,11 @@ class FaceDetector:
         model: the variant, a key of ``MODELS`` (config ``mood.detector``).
         tiles: rows of tiles besides the whole-frame pass (config ``mood.detect_tiles``).
         candidate_score: with a variant other than short range, the lowest score of a
-            full-range candidate (config ``mood.min_candidate_score``). None = ``min_score``.
-        confirm_score: with such a variant, the lowest combined score of a face: 0.3 x its
-            full-range score + 0.7 x short range's score on a window around it (a two-stage
-            cascade; config ``mood.min_confirm_score``). None = ``min_score``.
+            candidate; one below ``min_score`` is kept only if short range confirms it at
+            ``confirm_score`` on a window around it (a two-stage cascade; config
+            ``mood.min_candidate_score``). None = ``min_score``.
+        confirm_score: the short-range score that confirms such a weak candidate (config
+            ``mood.min_confirm_score``); None = ``min_score``.
         near_pass: with a variant other than short range, also run short range on the
             whole frame (one cheap pass) for faces near the camera.
         whole_pass: with tiles, also run the model itself on the whole frame (for faces
@@ -299,7 +296,7 @@ class FaceDetector:
         self.tiles = tiles
         fine = self.model is not SHORT_RANGE
         self._floor = min(min_score, candidate_score) if fine and candidate_score else min_score
-        self.confirm_score = confirm_score or min_score
+        self.confirm_score = max(confirm_score or min_score, min_score)
         self.near_pass = near_pass
         self.whole_pass = whole_pass or not tiles
         self.early_exit = early_exit
@@ -312,10 +309,8 @@ class FaceDetector:
         self._tensor = np.empty((size, size, 3), dtype=np.float32)
         # The crop geometry in emotion.json was measured on short-range boxes: a face that
         # another variant finds is boxed again by short range on a window around it.
-        # Its floor: the lowest short-range score that can still reach confirm_score.
         self._fine = None if self.model is SHORT_RANGE else FaceDetector(
-            min_score=max(0.05, (self.confirm_score - COARSE_WEIGHT) / (1 - COARSE_WEIGHT)),
-            num_threads=num_threads)
+            min_score=min_score, num_threads=num_threads)
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in a BGR uint8 frame, best score first."""
@@ -341,14 +336,15 @@ class FaceDetector:
         faces = [_to_face(row, score) for row, score in weighted_nms(rows, scores)]
         if self._fine is None:
             return faces
-        kept = []
-        for coarse in faces:
-            fine = self._fine.refine(frame, coarse)
-            score = COARSE_WEIGHT * coarse.score + (1 - COARSE_WEIGHT) * (
-                fine.score if fine else 0.0)
-            if score >= self.confirm_score:
-                kept.append(replace(fine or coarse, score=score))
-        return sorted(kept, key=lambda f: -f.score)
+        refined = [(self._fine.refine(frame, face), face) for face in faces]
+        return [fine or face for fine, face in refined if self._kept(fine, face)]
+
+    def _kept(self, fine: Face | None, coarse: Face) -> bool:
+        """A strong candidate stays (re-boxed if short range finds it); a weak one only if
+        short range confirms it at ``confirm_score``."""
+        if coarse.score >= self.min_score:
+            return True
+        return fine is not None and fine.score >= self.confirm_score
 
     def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given faces (of an earlier frame) found again in ``frame``, each on a window
