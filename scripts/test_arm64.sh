@@ -25,7 +25,7 @@ QEMU=$DIR/qemu/qemu-aarch64
 MIRROR=${ARM64_MIRROR:-http://deb.debian.org/debian}
 # What Raspberry Pi OS brings that install.sh relies on (its APT_PACKAGES are already here, so
 # its own apt step finds nothing missing), plus passwd for its user and group step.
-ROOT_PACKAGES=(python3 python3-venv python3-numpy libvlc5 libvlc-bin vlc-plugin-base
+ROOT_PACKAGES=(python3 python3-venv python3-numpy python3-av libvlc5 libvlc-bin vlc-plugin-base
   ca-certificates passwd mawk)
 # The tests read photos shipped in scikit-image and matplotlib; pytest (and hypothesis, which a
 # test module imports) runs them. Installed
@@ -85,12 +85,20 @@ recipe() {  # $1 = suite: what a cached root must have been built from
   echo "mmdebstrap --variant=apt --arch=arm64 $1 ${ROOT_PACKAGES[*]}"
 }
 
+unmount_under() {  # $1 = folder; lazily unmounts whatever is mounted inside it, deepest first
+  local target
+  while read -r target; do
+    umount -l "$target" || true
+  done < <(awk -v dir="$1/" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r)
+}
+
 build_root() {  # $1 = suite; reuses a complete root built from the same recipe
   local suite=$1 root=$DIR/$1 partial=$DIR/$1.partial
   if [[ -f $root/.moodbox-root && $(cat "$root/.moodbox-root") == "$(recipe "$suite")" ]]; then
     echo "reused $root"
     return 0
   fi
+  unmount_under "$root"; unmount_under "$partial"  # an interrupted build leaves its mounts
   rm -rf "$root" "$partial"
   local packages
   packages=$(IFS=,; echo "${ROOT_PACKAGES[*]}")
