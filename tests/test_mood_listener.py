@@ -204,12 +204,3 @@ def test_early_exit_skips_the_tiles_once_the_whole_frame_gives_a_face(photos: di
     (alone,) = FaceDetector(**settings, early_exit=True).detect(  # type: ignore[arg-type]
         room(far))
     assert abs(alone.box[0] + alone.box[2] / 2 - 1900) < 30
-
-
-def test_shrink_matches_one_area_resize(photos: dict) -> None:
-    from appliance.mood.faces import shrink
-
-    frame = cv2.resize(photos["astronaut"], FULL_VIEW)
-    once = cv2.resize(frame, (341, 192), interpolation=cv2.INTER_AREA).astype(int)
-    assert shrink(frame, (341, 192)).shape == (192, 341, 3)
-    assert np.abs(shrink(frame, (341, 192)).astype(int) - once).mean() < 2
