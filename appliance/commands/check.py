@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from appliance.commands import EXIT_CONFIG, add_config_argument, config_from_args
-from appliance.errors import ApplianceError, ConfigError
+from appliance.errors import ApplianceError, CameraUnavailable, ConfigError
+from appliance.hw.images import read_image
 from appliance.mood.aggregate import FaceReading, aggregate
 from appliance.mood.check import FaceReader, MoodChecker, read_listener
 from appliance.mood.faces import Face
@@ -72,9 +73,10 @@ def check_images(args: argparse.Namespace, config: Any) -> int:
     gates = Gates(mood.min_face_px, mood.min_sharpness, mood.max_turn)
     status = 0
     for number, path in enumerate(args.images, 1):
-        frame, why = read_image(path)
-        if frame is None:
-            print(f"moodbox check: {path}: {why}", file=sys.stderr)
+        try:
+            frame = read_image(path)
+        except CameraUnavailable as exc:
+            print(f"moodbox check: {exc}", file=sys.stderr)
             status = 1
             continue
         faces = reader.detect(frame)
@@ -116,19 +118,6 @@ def check_camera(args: argparse.Namespace, config: Any) -> int:
         print("moodbox check: --show needs IMAGE files; ignored for a camera check",
               file=sys.stderr)
     return 0
-
-
-def read_image(path: Path) -> tuple[np.ndarray | None, str]:
-    """``(BGR uint8 image, "")``, or ``(None, why)`` when it cannot be read or decoded."""
-    try:
-        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    except OSError as exc:
-        return None, f"cannot read the file ({exc.strerror})"
-    # imdecode rather than imread: imread logs its own warning lines on a bad file.
-    frame = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if frame is None or not frame.size:
-        return None, "not an image OpenCV can decode (corrupt or unknown format)"
-    return frame, ""
 
 
 def image_result(path: Path, readings: list[FaceReading], reading: MoodReading,

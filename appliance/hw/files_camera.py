@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from appliance.errors import CameraUnavailable
 from appliance.hw.camera import Camera
+from appliance.hw.images import read_image
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ class FilesCamera(Camera):
             raise CameraUnavailable(f"camera files:{self.folder} is not open")
         path = self._files[self._next % len(self._files)]
         self._next = (self._next + 1) % len(self._files)
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise CameraUnavailable(f"camera files:{self.folder}: cannot decode {path.name}")
-        return frame
+        try:
+            return read_image(path)
+        except CameraUnavailable as exc:
+            raise CameraUnavailable(f"camera files:{self.folder}: {exc}") from exc
 
     def close(self) -> None:
         """Forgets the listing; the position is kept for the next check."""
