@@ -3,16 +3,13 @@ implement ``appliance.daemon.ports`` without threads or waiting, so that a race 
 check, the end of a track, the button and a stop replays exactly, in milliseconds.
 
 ``VirtualLoop.run_until(t)`` serves queued events first and then the earliest deadline,
-moving the clock straight to it. ``FakePlayer`` and ``FakeCheckRunner`` schedule their news
-on the same clock and have drivers (``lengths``, ``corrupt``, ``lose_output()``, a check
-plan). ``simulate()`` assembles a ``Session`` over a real library, state file and event log.
+moving the clock straight to it. ``FakePlayer`` (``fake_player``) and ``FakeCheckRunner``
+schedule their news on the same clock and have drivers (``lengths``, ``corrupt``,
+``lose_output()``, a check plan). ``simulate()`` assembles a ``Session`` over a real library, state file and event log.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import os
 import random
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -21,59 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.config import Config
-from appliance.daemon.events import EventLog, PlayerEvent, Timer
+from appliance.daemon.events import EventLog, Timer
+from appliance.daemon.fake_player import FakePlayer
 from appliance.daemon.ports import CameraSwitched, CheckDone
 from appliance.daemon.report import Reporter
 from appliance.daemon.session import Session
 from appliance.daemon.state import StateFile
+from appliance.daemon.virtual_clock import VirtualClock
 from appliance.errors import ApplianceError
 from appliance.mood.reading import MoodReading
 from appliance.music.history import History
 from appliance.music.library import Library
 
 Post = Callable[[object], None]
-
-
-class VirtualClock:
-    """A clock that moves only when told; also a table of callbacks due at given times."""
-
-    def __init__(self, start: float = 0.0, epoch: float = 1_750_000_000.0) -> None:
-        self.now, self.epoch = start, epoch
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self._cancelled: set[int] = set()
-
-    def monotonic(self) -> float:
-        """Virtual seconds."""
-        return self.now
-
-    def time(self) -> float:
-        """Virtual unix time."""
-        return self.epoch + self.now
-
-    def call_at(self, when: float, fn: Callable[[], None]) -> int:
-        """Run ``fn`` once the clock reaches ``when``; returns a handle for ``cancel``."""
-        handle = next(self._seq)
-        heapq.heappush(self._heap, (max(when, self.now), handle, fn))
-        return handle
-
-    def cancel(self, handle: int) -> None:
-        """Forget a callback (no-op if it already ran)."""
-        self._cancelled.add(handle)
-
-    def next_due(self) -> float | None:
-        """When the next live callback is due, or None."""
-        while self._heap and self._heap[0][1] in self._cancelled:
-            self._cancelled.discard(heapq.heappop(self._heap)[1])
-        return self._heap[0][0] if self._heap else None
-
-    def run_next(self) -> None:
-        """Move the clock to the next callback and run it."""
-        if self.next_due() is None:
-            return
-        when, _, fn = heapq.heappop(self._heap)
-        self.now = max(self.now, when)
-        fn()
 
 
 class VirtualLoop:
@@ -167,163 +124,6 @@ class VirtualLoop:
     def run_for(self, seconds: float) -> None:
         """``run_until(now + seconds)``."""
         self.run_until(self.clock.now + seconds)
-
-
-class FakePlayer:
-    """A ``Player`` on the virtual clock, with drivers.
-
-    Attributes:
-        lengths: real length per path (default ``default_s``).
-        reported: the length it claims per path, if not the real one.
-        corrupt: paths with a good header whose audio ends at once.
-        output: "ok", or after ``lose_output``: "stall" (position stops, no end) or "early"
-            (every track ends at once), both silent and without an error.
-        spans: (start, end) of each stretch of audible sound, for measuring silences.
-    """
-
-    def __init__(self, clock: VirtualClock, post: Post, default_s: float = 200.0,
-                 start_s: float = 0.05, early_s: float = 0.3) -> None:
-        self.clock, self.post = clock, post
-        self.default_s, self.start_s, self.early_s = default_s, start_s, early_s
-        self.lengths: dict[str, float] = {}
-        self.reported: dict[str, float] = {}
-        self.corrupt: set[str] = set()
-        self.output = "ok"
-        self.spans: list[tuple[float, float]] = []
-        self.played: list[str] = []
-        self.volume = 1.0
-        self._token = 0
-        self._path: str | None = None
-        self._pos = 0.0
-        self._since: float | None = None
-        self._handles: list[int] = []
-        self._heard_since: float | None = None
-
-    @property
-    def token(self) -> int:
-        """The token of the track started last."""
-        return self._token
-
-    def lose_output(self, mode: str = "stall") -> None:
-        """The sound card goes away ("stall" or "early"); nothing says so."""
-        self._pos = self.position_s()
-        self.output = mode
-        if self._since is not None:
-            self._since = self.clock.now
-            self._cancel()
-            if mode == "early":
-                self._at(0.01, "ended")
-        self._heard()
-
-    def restore_output(self) -> None:
-        """The sound card is back (what plays stays stalled until played again)."""
-        self.output = "ok"
-
-    def prepare(self, path: str) -> None:
-        """Nothing to do ahead of time."""
-
-    def play(self, path: str) -> int:
-        """Start ``path``: "playing" after ``start_s``, "ended" near its length."""
-        self._drop()
-        self._token += 1
-        self._path, self._pos, self.volume = path, 0.0, 1.0
-        self.played.append(path)
-        if not os.path.isfile(path):
-            self._at(0.01, "error")
-            self._at(0.02, "ended")
-        else:
-            self._at(self.start_s, "playing")
-        return self._token
-
-    def _at(self, delay: float, kind: str) -> None:
-        token = self._token
-
-        def fire() -> None:
-            if token != self._token:
-                return
-            if kind == "playing":
-                self._since = self.clock.now
-                self._schedule_end()
-            elif kind == "ended":
-                self._pos, self._since = self.position_s(), None
-            self._heard()
-            self.post(PlayerEvent(kind, token))
-        self._handles.append(self.clock.call_at(self.clock.now + delay, fire))
-
-    def _schedule_end(self) -> None:
-        assert self._path is not None
-        if self.output == "stall":
-            return
-        real = self.lengths.get(self._path, self.default_s)
-        if self._path in self.corrupt or self.output == "early":
-            real = 0.01
-        self._at(max(0.0, real - self.early_s - self._pos), "ended")
-
-    def _cancel(self) -> None:
-        for handle in self._handles:
-            self.clock.cancel(handle)
-        self._handles.clear()
-
-    def _drop(self) -> None:
-        self._cancel()
-        self._path, self._since = None, None
-        self._heard()
-
-    def _heard(self) -> None:
-        audible = self._since is not None and self.output == "ok" and self.volume > 0
-        if audible and self._heard_since is None:
-            self._heard_since = self.clock.now
-        elif not audible and self._heard_since is not None:
-            self.spans.append((self._heard_since, self.clock.now))
-            self._heard_since = None
-
-    def set_fade(self, fraction: float) -> None:
-        """One fade step."""
-        self.volume = fraction
-        self._heard()
-
-    def fade_out(self, seconds: float) -> None:
-        """Silent at once (the virtual stop needs no time)."""
-        self.set_fade(0.0)
-
-    def pause(self) -> None:
-        """Pause: the position and the end wait."""
-        if self._since is not None:
-            self._pos, self._since = self.position_s(), None
-            self._cancel()
-            self._heard()
-
-    def resume(self) -> None:
-        """Resume after ``pause``."""
-        if self._path is not None and self._since is None:
-            self._since = self.clock.now
-            self._schedule_end()
-            self._heard()
-
-    def stop(self) -> None:
-        """Stop; later news carries a stale token."""
-        self._token += 1
-        self._drop()
-
-    def is_playing(self) -> bool:
-        """Playing, not paused, not ended."""
-        return self._since is not None
-
-    def position_s(self) -> float:
-        """Seconds into the track (frozen while the output stalls)."""
-        if self._since is None or self.output == "stall":
-            return self._pos
-        return self._pos + self.clock.now - self._since
-
-    def length_s(self) -> float:
-        """The claimed length (corrupt files keep their header's)."""
-        if self._path is None:
-            return 0.0
-        return self.reported.get(self._path, self.lengths.get(self._path, self.default_s))
-
-    def close(self) -> None:
-        """Stop; idempotent."""
-        self._drop()
 
 
 @dataclass(frozen=True)
