@@ -5,7 +5,8 @@ check, the end of a track, the button and a stop replays exactly, in millisecond
 ``VirtualLoop.run_until(t)`` serves queued events first and then the earliest deadline,
 moving the clock straight to it. ``FakePlayer`` (``fake_player``) and ``FakeCheckRunner``
 schedule their news on the same clock and have drivers (``lengths``, ``corrupt``,
-``lose_output()``, a check plan). ``simulate()`` assembles a ``Session`` over a real library, state file and event log.
+``lose_output()``, a check plan). ``simulate()`` assembles a ``Session`` over a real
+library, state file and event log.
 """
 
 from __future__ import annotations
