@@ -92,6 +92,18 @@ def test_preference_weighs_lift_against_variety() -> None:
     assert explored and set(explored) == {new}  # the least known one
 
 
+def test_the_reason_says_nothing_is_learned_before_any_play() -> None:
+    old, good, new = _band()
+    never = replace(SETTINGS, explore=0.0)
+    track, how = preference(learn([], prior_plays=4, cells=1), never, random.Random(0))(
+        [old, good, new])
+    assert (track, how) == (old, "least recently played (nothing learned yet)")
+    # Heard tracks in the same region: a new one inherits the region's lift and says so.
+    learned = learn(_obs(good.path, 0.5, 30), prior_plays=4, cells=1)
+    _, how = preference(learned, never, random.Random(0))([new])
+    assert how.startswith("least recently played (not heard yet; its region's learned lift +0.")
+
+
 def test_choose_next_uses_learning_only_inside_the_band() -> None:
     tracks = [Track(f"/m/{v}.mp3", str(v), "", 1.0, v, 0.5) for v in (0.1, 0.45, 0.55, 0.9)]
     lifted = learn(_obs("/m/0.9.mp3", 0.9, 50) + _obs("/m/0.1.mp3", 0.9, 50), 4, 1)

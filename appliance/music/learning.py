@@ -160,9 +160,18 @@ def preference(learned: Learned, settings: LearningConfig, rng: random.Random) -
         scores = [settings.weight * e.lift - VARIETY * k / span for k, e in enumerate(effects)]
         i = max(range(len(ranked)), key=lambda k: (scores[k], -k))
         effect = effects[i]
-        said = f"learned lift {effect.lift:+.2f} over {effect.plays:.1f} plays"
+        said = _said(effect)
         if i == 0:
             return ranked[0], f"least recently played ({said})"
         return ranked[i], f"the best learned lift ({said})"
 
     return prefer
+
+
+def _said(effect: Effect) -> str:
+    """What the reason line says of a track's learned effect."""
+    if effect.plays:
+        return f"learned lift {effect.lift:+.2f} over {effect.plays:.1f} plays"
+    if effect.lift:  # never heard: its region's effect stands in for its own
+        return f"not heard yet; its region's learned lift {effect.lift:+.2f}"
+    return "nothing learned yet"
