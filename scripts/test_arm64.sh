@@ -140,24 +140,24 @@ in_root() {  # $1 = root, rest = command run there as root
       printf "%s" "$entry" >/proc/sys/fs/binfmt_misc/register &&
       mount --rbind /dev "$root/dev" && mount -t proc proc "$root/proc" &&
       exec nice -n 10 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
-        PIP_CERT=/root/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        PIP_CERT=/srv/host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 \
         PATH=/opt/moodbox/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         "$@"' _ "$root" ":moodbox-aarch64:M::$AARCH64_MAGIC:$AARCH64_MASK:$QEMU:FP" "$@"
 }
 
 copy_checkout() {  # $1 = root: the tracked files as they are in the work tree
-  local dest=$1/root/moodbox
+  local dest=$1/srv/moodbox
   rm -rf "$dest" && mkdir -p "$dest" &&
     git ls-files -z | tar --null -T - -c | tar -x -C "$dest" &&
     cp -L /etc/resolv.conf "$1/etc/resolv.conf" &&
     # pip in the root trusts what pip here trusts (e.g. a proxy that signs TLS itself).
-    cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$1/root/host-ca.crt"
+    cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$1/srv/host-ca.crt"
 }
 
 install_project() {  # $1 = root
   local root=$1
   copy_checkout "$root" || return 1
-  in_root "$root" bash -c 'cd /root/moodbox && bash scripts/install.sh --no-systemctl --no-users &&
+  in_root "$root" bash -c 'cd /srv/moodbox && bash scripts/install.sh --no-systemctl --no-users &&
     python -m pip install -q --retries 5 --only-binary=:all: --no-compile \
       --constraint /opt/moodbox/constraints.txt "$@" &&
     python -c "import sys, numpy; from appliance.mood import runtime
@@ -166,7 +166,7 @@ print(\"Python\", sys.version.split()[0], \"numpy\", numpy.__version__, runtime.
 }
 
 run_tests() {  # $1 = root: the installed package (not the copy) under the copied tests
-  in_root "$1" bash -c 'cd /root/moodbox &&
+  in_root "$1" bash -c 'cd /srv/moodbox &&
     pytest -q -p no:cacheprovider -m "runtime and not hardware and not training" tests &&
     pytest -q -p no:cacheprovider tests/test_config.py tests/test_library*.py'
 }
@@ -174,7 +174,7 @@ run_tests() {  # $1 = root: the installed package (not the copy) under the copie
 check_photo() {  # $1 = root: moodbox check on scikit-image's astronaut photo
   in_root "$1" bash -c 'cd /tmp && photo=$(python -c "import skimage, pathlib
 print(pathlib.Path(skimage.__file__).parent / \"data\" / \"astronaut.png\")") &&
-    moodbox check "$photo" && python /root/moodbox/scripts/arm64/reference.py'
+    moodbox check "$photo" && python /srv/moodbox/scripts/arm64/reference.py'
 }
 
 main() {
