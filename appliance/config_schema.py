@@ -23,14 +23,6 @@ def _between(low: float, high: float) -> Check:
     return lambda v: None if low <= v <= high else f"must be between {low:g} and {high:g}"
 
 
-def _at_least(low: float) -> Check:
-    return lambda v: None if v >= low else f"must be at least {low:g}"
-
-
-def _above(low: float) -> Check:
-    return lambda v: None if v > low else f"must be more than {low:g}"
-
-
 def _one_of(*choices: str) -> Check:
     return lambda v: None if v in choices else "must be one of " + ", ".join(map(repr, choices))
 

@@ -198,3 +198,15 @@ def test_readings_without_probabilities_make_no_observation(history: History) ->
     history.end_play(play, "finished", 1.0, at=T0 + 181)
     assert history.checks()[0].valence is None
     assert history.observations() == []
+
+
+def test_observations_in_order_and_limited_to_the_newest(history: History) -> None:
+    for n, name in enumerate(("a", "b", "c")):
+        track, at = _track(name), T0 + 1000 * n
+        start = history.record_check(_reading("sad"), "start", at=at)
+        play = history.start_play(track, history.record_choice(track.path, "r", start, at=at),
+                                  at=at + 1)
+        history.record_check(_reading("happy"), "end", play, at=at + 160)
+        history.end_play(play, "finished", 1.0, at=at + 181)
+    assert [Path(o.path).stem for o in history.observations()] == ["a", "b", "c"]
+    assert [Path(o.path).stem for o in history.observations(limit=2)] == ["b", "c"]

@@ -90,6 +90,9 @@ def test_preference_weighs_lift_against_variety() -> None:
     picks = [preference(learned, always, random.Random(s))([old, good, new]) for s in range(40)]
     explored = [t for t, how in picks if how.startswith("exploring")]
     assert explored and set(explored) == {new}  # the least known one
+    switched_off = replace(always, weight=0.0)  # weight 0: no exploring either
+    assert {preference(learned, switched_off, random.Random(s))([old, good, new])[0]
+            for s in range(40)} == {old}
 
 
 def test_the_reason_says_nothing_is_learned_before_any_play() -> None:

@@ -67,9 +67,7 @@ MODELS = {
 }
 SHORT_RANGE = MODELS["short_range"]
 MODEL_FILE = SHORT_RANGE.file
-MODEL_SHA256 = SHORT_RANGE.sha256
 INPUT_SIZE = SHORT_RANGE.input_size
-NUM_ANCHORS = SHORT_RANGE.num_anchors
 _RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits to keep the sigmoid finite in float32
 _NMS_IOU = 0.3
 

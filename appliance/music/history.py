@@ -69,6 +69,7 @@ JOIN checks a ON a.id = (SELECT id FROM checks WHERE play = p.id AND cause != 's
 WHERE b.outcome = 'reading' AND a.outcome = 'reading' AND p.started >= ?
   AND b.valence IS NOT NULL AND a.valence IS NOT NULL
   AND (p.how IS NULL OR p.how != 'failed')
+ORDER BY p.started DESC LIMIT ?
 """
 
 
@@ -246,15 +247,16 @@ class History:
                  ORDER BY started DESC, id DESC LIMIT ?"""
         return [str(p) for (p,) in self._read(sql, (limit,))][::-1]
 
-    def observations(self, since: float = 0.0) -> list[Observation]:
-        """One ``Observation`` per play with a decided reading before and after it."""
+    def observations(self, since: float = 0.0, limit: int = -1) -> list[Observation]:
+        """One ``Observation`` per play with a decided reading before and after it, oldest
+        first; ``limit`` keeps only the newest ones (-1: all)."""
         out = []
         for path, valence, energy, before, after, how, fraction in self._read(
-                _OBSERVATIONS, (since,)):
+                _OBSERVATIONS, (since, limit)):
             cut = how in ("skipped", "stopped")
             weight = float(fraction or 0.0) if cut else 1.0
             out.append(Observation(path, valence, energy, before, after, weight))
-        return out
+        return out[::-1]  # read newest first, for the limit
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""

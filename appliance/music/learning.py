@@ -85,9 +85,6 @@ class Learned:
                                        Effect()).lift, 0.0)
 
 
-NOTHING = Learned({}, {}, 1)
-
-
 def region(valence: float | None, energy: float | None, cells: int) -> tuple[int, int]:
     """The grid cell of a point of the valence/energy plane (untagged counts as 0.5)."""
     v = _NEUTRAL if valence is None else valence
@@ -153,7 +150,9 @@ def preference(learned: Learned, settings: LearningConfig, rng: random.Random) -
         if not ranked:
             raise ValueError("no tracks to choose from")
         effects = [learned.effect(t) for t in ranked]
-        if len(ranked) > 1 and settings.explore > 0 and rng.random() < settings.explore:
+        # Weight 0 turns learning off, exploring included: the rules' own pick stands.
+        explores = settings.weight > 0 and settings.explore > 0 and len(ranked) > 1
+        if explores and rng.random() < settings.explore:
             i = min(range(len(ranked)), key=lambda k: (effects[k].plays, k))
             return ranked[i], f"exploring: the least known ({effects[i].plays:.1f} plays)"
         span = max(1, len(ranked) - 1)
