@@ -294,6 +294,27 @@ def test_empty_library_is_looked_at_again_until_music_comes(
     run.wait_for("track_started", title="Start")  # found by a rescan, no button needed
 
 
+def test_history_older_than_keep_days_is_pruned_while_running(
+    tmp_path: Path, photo_paths: dict[str, Path], running: list[Running],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("appliance.daemon.loop.PRUNE_EVERY_S", 0.2)  # daily on the box
+    make_music(tmp_path, START)
+    config = make_config(tmp_path, photo_paths["astronaut"], history={"keep_days": 1})
+    run = start(running, config)
+    run.wait_for("track_started", title="Start")
+    old = time.time() - 3 * 86400  # written by someone else after the start-up prune
+    with sqlite3.connect(config.library.database) as db:
+        db.execute("INSERT INTO plays (path, started) VALUES ('/gone.mp3', ?)", (old,))
+    count = "SELECT COUNT(*) FROM plays WHERE path = '/gone.mp3'"
+
+    def pruned() -> bool:
+        with sqlite3.connect(config.library.database) as db:
+            return db.execute(count).fetchone()[0] == 0
+
+    _wait_until(pruned)
+
+
 def test_missing_audio_device_waits_with_backoff(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running], mock_pins: Any
 ) -> None:

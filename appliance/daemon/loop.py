@@ -33,7 +33,7 @@ from appliance.daemon.report import Reporter
 from appliance.daemon.scanner import LibraryScanner
 from appliance.daemon.session import Session
 from appliance.daemon.state import StateFile
-from appliance.errors import ApplianceError, ConfigError, PlaybackError
+from appliance.errors import ApplianceError, ConfigError, LibraryError, PlaybackError
 from appliance.hw.button import MoodButton
 from appliance.hw.led import StatusLed
 from appliance.music.history import History
@@ -50,6 +50,8 @@ STOP_FADE_BY_S = 1.0
 AUDIO_RETRY_S = (1.0, 60.0)
 #: How often to look for music when there is none and ``library.rescan_s`` is 0.
 EMPTY_RESCAN_S = 60.0
+#: How often history.keep_days is applied again: a box runs for months without a restart.
+PRUNE_EVERY_S = 86400.0
 _IDLE_WAIT_S = 3600.0
 
 
@@ -74,6 +76,7 @@ class Daemon:
         self.session: Session | None = None
         self.button: MoodButton | None = None
         self._scanner: LibraryScanner | None = None
+        self._history: History | None = None
         self._timers: dict[str, float] = {}
         self._stop = threading.Event()
         self._stop_asked = time.monotonic()
@@ -86,6 +89,7 @@ class Daemon:
         self._timer_handlers: dict[str, Callable[[], None]] = {
             "audio": self._try_audio,
             "rescan": self._rescan,
+            "prune": self._prune,
         }
 
     def post(self, event: object) -> None:
@@ -153,7 +157,8 @@ class Daemon:
         library = stack.enter_context(Library(config.library.database))
         history = stack.enter_context(
             History(config.library.database, config.history, config.mood.circumplex))
-        history.prune()
+        self._history = history
+        self._prune()
         if self.stopping:  # a stop while starting: skip the heavy rest (VLC, the models)
             return
         self.button = stack.enter_context(
@@ -245,6 +250,15 @@ class Daemon:
 
     def _on_shutdown(self, event: Shutdown) -> None:
         log.info("stopping: %s", event.reason)
+
+    def _prune(self) -> None:
+        """Apply history.keep_days, now and then once a day."""
+        if self._history is not None:
+            try:
+                self._history.prune()
+            except LibraryError as exc:  # the music goes on; tried again tomorrow
+                log.warning("%s", exc)
+        self.at("prune", PRUNE_EVERY_S)
 
     def _rescan(self) -> None:
         if self._scanner is not None:
