@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from appliance.commands import add_config_argument, config_from_args
-from appliance.config import Config
 from appliance.errors import LibraryError
 from appliance.music.history import Check, ChoiceRow, History, Play
 
@@ -57,11 +56,6 @@ def moment(text: str) -> float:
             f"not a date (2024-05-01, 2024-05-01T18:00) or an age (30d): {text!r}") from None
 
 
-def open_history(config: Config) -> History:
-    """The configured library's history."""
-    return History(config.library.database, config.history, config.mood.circumplex)
-
-
 def run(args: argparse.Namespace) -> int:
     """List or erase; returns the exit code."""
     config = config_from_args(args)
@@ -69,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print("moodbox: --before goes with --forget", file=sys.stderr)
         return 2
     try:
-        with open_history(config) as history:
+        with History.from_config(config) as history:
             if args.forget:
                 gone = history.forget(args.before)
                 print(f"erased {gone} rows{_until(args.before)} from {history.database} "

@@ -15,7 +15,7 @@ from appliance.commands import add_config_argument, config_from_args
 from appliance.config import Config
 from appliance.errors import LibraryError, ModelError
 from appliance.music.history import History
-from appliance.music.learning import Learned, learn
+from appliance.music.learning import Learned
 from appliance.music.library import Library, ScanReport, shown
 from appliance.music.matching import ImportReport
 from appliance.music.tags import write_tags
@@ -189,9 +189,8 @@ def _estimate(args: argparse.Namespace) -> int:
 
 def _learned(config: Config) -> Learned:
     """What the history taught about each track (lift of mood valence, plays behind it)."""
-    with History(config.library.database, config.history, config.mood.circumplex) as history:
-        observations = history.observations()
-    return learn(observations, config.learning.prior_plays, config.learning.regions)
+    with History.from_config(config) as history:
+        return history.learned(config.learning)
 
 
 def _set(library: Library, config: Config, args: argparse.Namespace) -> int:

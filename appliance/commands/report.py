@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from appliance.commands import add_config_argument, config_from_args
-from appliance.commands.history import duration, open_history
+from appliance.commands.history import duration
 from appliance.config import Config
 from appliance.errors import LibraryError
 from appliance.mood.reading import LABELS
-from appliance.music.history import Check, Play
-from appliance.music.learning import Effect, learn
+from appliance.music.history import Check, History, Play
+from appliance.music.learning import Effect
 from appliance.music.library import Library
 
 EXIT_FAILED = 1
@@ -74,10 +74,9 @@ Top = list[tuple[str, Effect]]
 
 def _gather(config: Config, since: float) -> tuple[list[Check], list[Play], Top]:
     """Checks and plays in range, and the ten largest learned lifts (from all the history)."""
-    with open_history(config) as history:
+    with History.from_config(config) as history:
         checks, plays = history.checks(since), history.plays(since)
-        learned = learn(history.observations(), config.learning.prior_plays,
-                        config.learning.regions)
+        learned = history.learned(config.learning)
     with Library(config.library.database) as library:
         names = {}
         for path in learned.tracks:

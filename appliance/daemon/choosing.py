@@ -20,7 +20,7 @@ from appliance.daemon.events import EventLog
 from appliance.errors import LibraryError
 from appliance.mood.reading import MoodReading
 from appliance.music.history import History
-from appliance.music.learning import Observation, learn, preference
+from appliance.music.learning import learn, preference
 from appliance.music.library import Track
 from appliance.music.rules import Choice, choose_next
 
@@ -111,9 +111,8 @@ class Chooser:
         settings = self.config.learning
         if self.db is None or not self.config.history.enabled or settings.weight == 0:
             return None  # no learning: the rules' own order, and no history to read
-        none: list[Observation] = []
-        observations = self._safely(lambda db: db.observations(limit=LEARN_FROM), none)
-        learned = learn(observations, settings.prior_plays, settings.regions)
+        nothing = learn([], settings.prior_plays, settings.regions)
+        learned = self._safely(lambda db: db.learned(settings, LEARN_FROM), nothing)
         return preference(learned, settings, self.rng)
 
     def _safely(self, write: Callable[[History], T], default: T) -> T:

@@ -156,7 +156,7 @@ class Daemon:
         check_debug_dir(config.camera.debug_dir)
         library = stack.enter_context(Library(config.library.database))
         history = stack.enter_context(
-            History(config.library.database, config.history, config.mood.circumplex))
+            History.from_config(config))
         self._history = history
         self._prune()
         if self.stopping:  # a stop while starting: skip the heavy rest (VLC, the models)

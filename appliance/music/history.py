@@ -27,11 +27,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from appliance.config_schema import Affect, HistoryConfig
+from appliance.config import Config
+from appliance.config_schema import Affect, HistoryConfig, LearningConfig
 from appliance.errors import LibraryError
 from appliance.mood.circumplex import reading_point
 from appliance.mood.reading import NO_FACE, UNSURE, MoodReading
-from appliance.music.learning import Observation
+from appliance.music.learning import Learned, Observation, learn
 from appliance.music.library import Track, sqlite_errors
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,11 @@ class History:
             conn.execute("PRAGMA secure_delete=ON")
             _migrate(conn)
 
+    @classmethod
+    def from_config(cls, config: Config) -> History:
+        """The history in the configured library's database."""
+        return cls(config.library.database, config.history, config.mood.circumplex)
+
     def __enter__(self) -> History:
         return self
 
@@ -257,6 +263,10 @@ class History:
             weight = float(fraction or 0.0) if cut else 1.0
             out.append(Observation(path, valence, energy, before, after, weight))
         return out[::-1]  # read newest first, for the limit
+
+    def learned(self, settings: LearningConfig, limit: int = -1) -> Learned:
+        """What the newest ``limit`` observations (-1: all) teach about each track."""
+        return learn(self.observations(limit=limit), settings.prior_plays, settings.regions)
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""
