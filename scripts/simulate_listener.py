@@ -36,7 +36,7 @@ from appliance.config import Config, parse_config
 from appliance.mood.reading import LABELS, NO_FACE, MoodReading
 from appliance.music.learning import Learned, Observation, learn, preference
 from appliance.music.library import Track
-from appliance.music.rules import Prefer, choose_next
+from appliance.music.rules import Pick, Prefer, choose_next
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def simulate(seed: int, scenario: Scenario, config: Config, learning: bool,
                   preference(learned, config.learning, chooser) if learning else None)
         choice = choose_next(reading, history[-1] if history else None, tracks, history,
                              config.rules, prefer)
-        explored += "exploring" in choice.reason
+        explored += choice.explored
         track = choice.track
         history.append(track)
         base = max(-0.8, min(0.8, base + world.gauss(0.0, scenario.wander)))
@@ -140,8 +140,8 @@ def simulate(seed: int, scenario: Scenario, config: Config, learning: bool,
 def _knowing(planted: frozenset[str]) -> Prefer:
     """The ceiling's preference: a planted track whenever the band holds one."""
 
-    def prefer(ranked: Sequence[Track]) -> tuple[Track, str]:
-        return next((t for t in ranked if t.path in planted), ranked[0]), "ceiling"
+    def prefer(ranked: Sequence[Track]) -> Pick:
+        return Pick(next((t for t in ranked if t.path in planted), ranked[0]), "ceiling")
 
     return prefer
 

@@ -19,7 +19,7 @@ from appliance.music.learning import (
     region,
 )
 from appliance.music.library import Track
-from appliance.music.rules import choose_next
+from appliance.music.rules import Pick, choose_next
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import simulate_listener
@@ -81,29 +81,33 @@ def test_preference_weighs_lift_against_variety() -> None:
     old, good, new = _band()
     learned = learn(_obs(good.path, 0.5, 30) + _obs(old.path, 0.0, 30), prior_plays=4, cells=1)
     never = replace(SETTINGS, explore=0.0)
-    track, how = preference(learned, never, random.Random(0))([old, good, new])
-    assert track == good and how.startswith("the best learned lift (learned lift +0.")
+    pick = preference(learned, never, random.Random(0))([old, good, new])
+    assert pick.track == good and pick.how.startswith("the best learned lift (learned lift +0.")
+    assert not pick.explored
     off = replace(never, weight=0.0)
-    track, how = preference(learned, off, random.Random(0))([old, good, new])
-    assert track == old and how.startswith("least recently played")
+    pick = preference(learned, off, random.Random(0))([old, good, new])
+    assert pick.track == old and pick.how.startswith("least recently played")
     always = replace(SETTINGS, explore=0.5)
     picks = [preference(learned, always, random.Random(s))([old, good, new]) for s in range(40)]
-    explored = [t for t, how in picks if how.startswith("exploring")]
+    explored = [p.track for p in picks if p.explored]
     assert explored and set(explored) == {new}  # the least known one
+    assert len(explored) < len(picks)
+    # The flag and the reason's words agree; the words stay for people.
+    assert all(p.how.startswith("exploring: the least known (") == p.explored for p in picks)
     switched_off = replace(always, weight=0.0)  # weight 0: no exploring either
-    assert {preference(learned, switched_off, random.Random(s))([old, good, new])[0]
+    assert {preference(learned, switched_off, random.Random(s))([old, good, new]).track
             for s in range(40)} == {old}
 
 
 def test_the_reason_says_nothing_is_learned_before_any_play() -> None:
     old, good, new = _band()
     never = replace(SETTINGS, explore=0.0)
-    track, how = preference(learn([], prior_plays=4, cells=1), never, random.Random(0))(
+    pick = preference(learn([], prior_plays=4, cells=1), never, random.Random(0))(
         [old, good, new])
-    assert (track, how) == (old, "least recently played (nothing learned yet)")
+    assert pick == Pick(old, "least recently played (nothing learned yet)")
     # Heard tracks in the same region: a new one inherits the region's lift and says so.
     learned = learn(_obs(good.path, 0.5, 30), prior_plays=4, cells=1)
-    _, how = preference(learned, never, random.Random(0))([new])
+    how = preference(learned, never, random.Random(0))([new]).how
     assert how.startswith("least recently played (not heard yet; its region's learned lift +0.")
 
 
@@ -119,11 +123,26 @@ def test_choose_next_uses_learning_only_inside_the_band() -> None:
     assert "of 1 within 0.15 of the target" in choice.reason
 
 
+def test_choose_next_carries_the_exploring_flag_not_the_words() -> None:
+    # A title with the word in it, picked without exploring: the flag stays down.
+    tracks = [Track(f"/m/{n}.mp3", t, "", 1.0, 0.5, 0.5)
+              for n, t in (("a", "still exploring"), ("b", "b"), ("c", "c"))]
+    heard = learn(_obs("/m/a.mp3", 0.0, 5) + _obs("/m/b.mp3", 0.0, 5), 4, 1)
+    for explore, track in ((0.0, tracks[0]), (1.0, tracks[2])):
+        prefer = preference(heard, replace(SETTINGS, explore=explore), random.Random(0))
+        choice = choose_next(None, None, tracks, [], RULES, prefer)
+        assert choice.track == track and choice.explored == (explore == 1.0)
+        assert ("exploring: the least known (0.0 plays)" in choice.reason) == choice.explored
+        assert "exploring" in choice.reason  # the title, or the exploring itself
+    assert not choose_next(None, None, tracks, [], RULES).explored  # no preference at all
+
+
 def test_simulated_listener_runs_with_the_real_chooser() -> None:
     config = parse_config({})
     scenario = simulate_listener.Scenario(songs=120)
     run = simulate_listener.simulate(3, scenario, config, learning=True)
     assert len(run.played) == 120 and len(run.planted) == 3
+    assert run.explored > 0  # counted from the choices' flag (2 for this seed)
     summary = simulate_listener.evaluate(2, scenario, config)
     assert 0 <= summary.top3_rate <= 1 and 0 <= summary.share_plain <= 1
     assert 0 <= summary.share_ceiling <= 1 and 0 <= summary.heard_ceiling <= 1

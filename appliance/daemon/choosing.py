@@ -22,7 +22,7 @@ from appliance.mood.reading import MoodReading
 from appliance.music.history import History
 from appliance.music.learning import learn, preference
 from appliance.music.library import Track
-from appliance.music.rules import Choice, choose_next
+from appliance.music.rules import Choice, Prefer, choose_next
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,9 @@ class Chooser:
         reason = f"{choice.reason}; {note}" if note else choice.reason
         self.events.emit("track_chosen", path=track.path, valence=track.valence,
                          energy=track.energy, strategy=rules.strategy, reason=reason)
-        explored = "exploring" in choice.reason
         choice_id = self._safely(
-            lambda db: db.record_choice(track.path, reason, check_id, explored=explored), None)
+            lambda db: db.record_choice(track.path, reason, check_id, explored=choice.explored),
+            None)
         return Queued(choice, reading, check_id, choice_id)
 
     def started(self, track: Track, choice_id: int | None) -> None:
@@ -107,7 +107,7 @@ class Chooser:
         if play is not None:
             self._safely(lambda db: db.end_play(play, how, fraction), None)
 
-    def _preference(self) -> Callable[[Sequence[Track]], tuple[Track, str]] | None:
+    def _preference(self) -> Prefer | None:
         settings = self.config.learning
         if self.db is None or not self.config.history.enabled or settings.weight == 0:
             return None  # no learning: the rules' own order, and no history to read

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from appliance.config_schema import LearningConfig
 from appliance.music.library import Track
-from appliance.music.rules import Prefer
+from appliance.music.rules import Pick, Prefer
 
 #: Learned lift (valence) that one place in the rules' own order is worth at weight 1:
 #: a track 0.05 better than the least recently played one wins over variety.
@@ -143,10 +143,11 @@ def preference(learned: Learned, settings: LearningConfig, rng: random.Random) -
 
     Each track scores ``weight * lift - VARIETY * place / (n - 1)``, where ``place`` is its
     place in the rules' order (0 = the rules' own pick); with probability ``explore`` the
-    track with the least evidence is tried instead. Weight 0 keeps the rules' pick.
+    track with the least evidence is tried instead, and the pick says it explored. Weight 0
+    keeps the rules' pick.
     """
 
-    def prefer(ranked: Sequence[Track]) -> tuple[Track, str]:
+    def prefer(ranked: Sequence[Track]) -> Pick:
         if not ranked:
             raise ValueError("no tracks to choose from")
         effects = [learned.effect(t) for t in ranked]
@@ -154,15 +155,16 @@ def preference(learned: Learned, settings: LearningConfig, rng: random.Random) -
         explores = settings.weight > 0 and settings.explore > 0 and len(ranked) > 1
         if explores and rng.random() < settings.explore:
             i = min(range(len(ranked)), key=lambda k: (effects[k].plays, k))
-            return ranked[i], f"exploring: the least known ({effects[i].plays:.1f} plays)"
+            return Pick(ranked[i], f"exploring: the least known ({effects[i].plays:.1f} plays)",
+                        explored=True)
         span = max(1, len(ranked) - 1)
         scores = [settings.weight * e.lift - VARIETY * k / span for k, e in enumerate(effects)]
         i = max(range(len(ranked)), key=lambda k: (scores[k], -k))
         effect = effects[i]
         said = _said(effect)
         if i == 0:
-            return ranked[0], f"least recently played ({said})"
-        return ranked[i], f"the best learned lift ({said})"
+            return Pick(ranked[0], f"least recently played ({said})")
+        return Pick(ranked[i], f"the best learned lift ({said})")
 
     return prefer
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from appliance.config import RulesConfig
 from appliance.errors import LibraryError
@@ -45,18 +45,36 @@ NEUTRAL = 0.5
 _ENERGY_WEIGHT = 0.5
 #: Undecided readings in a row after which the music drifts back toward neutral.
 DECAY_AFTER = 3
-#: Picks among the band's tracks, given best first in the rules' order: (track, how picked).
-Prefer = Callable[[Sequence[Track]], tuple[Track, str]]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A track picked among the band's, how (words for the reason line), and whether it was
+    an exploration: a try of the least known track rather than the best known one.
+
+    ``explored`` is its own value because the history stores it as a flag, and a flag must
+    not hang on the wording of a text meant for people.
+    """
+
+    track: Track
+    how: str
+    explored: bool = False
+
+
+#: Picks among the band's tracks, given best first in the rules' order.
+Prefer = Callable[[Sequence[Track]], Pick]
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The next track, the point the rules aimed at, and why, in one line."""
+    """The next track, the point the rules aimed at, why (in one line), and whether the
+    preference explored (see ``Pick``)."""
 
     track: Track
     reason: str
     target_valence: float
     target_energy: float
+    explored: bool = False
 
 
 def choose_next(
@@ -91,13 +109,14 @@ def choose_next(
         valence, energy, origin, why = _iso(reading, current, rules)
     else:
         valence, energy, why = _target(reading, current, history, rules, undecided)
-    track, band_note = _pick(library, current, (valence, energy), rules, history, origin, prefer)
+    pick = _pick(library, current, (valence, energy), rules, history, origin, prefer)
+    track = pick.track
     tv, te, untagged = _point(track)
     tagged = f"untagged, taken as neutral {_at(tv, te)}" if untagged else _at(tv, te)
     if track.source == "estimated" and not untagged:
         tagged += ", estimated"  # from the audio, not a tag or a person: say so
-    reason = f"{why}; chose {_name(track)} ({tagged}), {band_note}"
-    return Choice(track, reason, valence, energy)
+    reason = f"{why}; chose {_name(track)} ({tagged}), {pick.how}"
+    return Choice(track, reason, valence, energy, pick.explored)
 
 
 def _target(
@@ -194,7 +213,7 @@ def _pick(
     history: Sequence[Track],
     origin: tuple[float, float] | None,
     prefer: Prefer | None = None,
-) -> tuple[Track, str]:
+) -> Pick:
     """The next track, in the documented order of preference, and which rule gave it."""
     band = rules.step
     recent = {t.path for t in history[-rules.no_repeat:]} if rules.no_repeat > 0 else set()
@@ -214,12 +233,14 @@ def _pick(
                and (origin is None or _within(t, *origin, band))]
     fresh = sorted((t for t in in_band if t.path not in recent), key=recency)
     if fresh:
-        best, how = prefer(fresh) if prefer else (fresh[0], "least recently played")
-        return best, f"fresh in the band: {how} of {len(fresh)} within {band:.2f} of the target"
+        pick = prefer(fresh) if prefer else Pick(fresh[0], "least recently played")
+        return replace(pick, how=f"fresh in the band: {pick.how} of {len(fresh)} within "
+                                 f"{band:.2f} of the target")
     if in_band:
         best = min(in_band, key=recency)
-        return best, (f"recent but in the band: the least recently played of {len(in_band)} "
-                      f"(no fresh track is within {band:.2f} of the target){only}")
+        return Pick(best, f"recent but in the band: the least recently played of "
+                          f"{len(in_band)} (no fresh track is within {band:.2f} of the "
+                          f"target){only}")
     pool = [t for t in others if t.path not in recent]
     if not pool:
         pool = others
@@ -228,10 +249,10 @@ def _pick(
         near = [t for t in pool if _within(t, *origin, band)]
         if near:
             best = min(near, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
-            return best, (f"the nearest within one step ({band:.2f}) of the origin, as none is "
-                          f"in the band{only}")
+            return Pick(best, f"the nearest within one step ({band:.2f}) of the origin, as "
+                              f"none is in the band{only}")
     best = min(pool, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
-    return best, f"the nearest, as none is within {band:.2f} of the target{only}"
+    return Pick(best, f"the nearest, as none is within {band:.2f} of the target{only}")
 
 
 def _within(track: Track, valence: float, energy: float, band: float) -> bool:
