@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs Moodbox on emulated arm64 Raspberry Pi OS: Debian Bookworm (Python 3.11, apt numpy 1.24,
 # tflite-runtime 2.14) and Trixie (Python 3.13, apt numpy 2.x, ai-edge-litert) roots built
-# with mmdebstrap and run under qemu-user through binfmt_misc. Needs root (chroot, mounts).
+# with mmdebstrap and run under qemu-user through binfmt_misc. The last stage of
+# scripts/test.sh. Needs root on x86_64 Linux 6.7+ with apt (chroot, mounts, a binfmt_misc of a
+# user namespace's own); where that is missing it says so in one line and exits 3.
 #
-#   scripts/test_arm64.sh                  both roots
+#   scripts/test_arm64.sh                  both roots, side by side
 #   scripts/test_arm64.sh trixie           one of them
 #
 # In each root the project is installed by scripts/install.sh itself (venv with
@@ -11,9 +13,13 @@
 # apt), then these run there: the tests marked `runtime` (model, detector, reference answers,
 # mood check), tests/test_config.py and tests/test_library*.py, the reference answers of the
 # default and the built-in kernels (scripts/arm64/reference.py), and `moodbox check` on a
-# photo. The roots are cached under build/arm64/ (ARM64_DIR): a root is reused only when its
-# stamp, written last, names the same recipe; delete the folder to start afresh. Logs are in
-# build/arm64/logs/. Exit status 1 if any step failed.
+# photo. The two roots run as two background jobs, each one step after another (qemu-user
+# runs a program on one core; the CI machine has two). A job still running after
+# ARM64_TIMEOUT seconds (default 3900) is stopped, so that CI's 90 minutes end with a summary.
+# The roots are cached under build/arm64/ (ARM64_DIR): a root is reused only when its stamp,
+# written last, names the same recipe; delete the folder to start afresh. Logs are in
+# build/arm64/logs/; the tails of failed steps' logs follow the summary. Exit status 1 if any
+# step failed.
 
 # shellcheck disable=SC2016,SC2317  # bash -c scripts take $1.. as arguments; steps run via "$@"
 set -uo pipefail
@@ -34,28 +40,45 @@ ROOT_PACKAGES=(python3 python3-venv python3-numpy python3-av libvlc5 libvlc-bin 
 TEST_PACKAGES=(pytest hypothesis scikit-image matplotlib)
 APT_RETRIES=(--aptopt='Acquire::Retries "3"')
 NICE=(nice -n 10)
+TIMEOUT=${ARM64_TIMEOUT:-3900}
+SUITES=(bookworm trixie)
 
-summary=()
+SUMMARY=  # the file this process writes its steps' results to: $LOGS/<job>.summary
 failed=0
 
 say() { echo "arm64: $*"; }
 
-step() {  # $1 = label, $2 = log name, rest = command; output goes to the log
+step() {  # $1 = label, $2 = log name, rest = command; output goes to the log, result to $SUMMARY
   local label=$1 logfile=$LOGS/$2.log start rc; shift 2
   start=$SECONDS
   say "$label ..."
+  echo "$label" >"$SUMMARY.running"
   "$@" >"$logfile" 2>&1
   rc=$?
+  rm -f "$SUMMARY.running"
   local took=$((SECONDS - start)) last
   last=$(grep -v '^[[:space:]]*$' "$logfile" | tail -n 1)
   if ((rc == 0)); then
-    summary+=("ok    [$label] ${took}s: ${last:-done}")
+    echo "ok    [$label] ${took}s: ${last:-done}" >>"$SUMMARY"
   else
-    summary+=("FAIL  [$label] ${took}s (exit $rc, ${logfile#"$DIR"/}): ${last:-no output}")
+    echo "FAIL  [$label] ${took}s (exit $rc, ${logfile#"$DIR"/}): ${last:-no output}" >>"$SUMMARY"
+    echo "$logfile" >>"$SUMMARY.failed"
     failed=1
-    tail -n 30 "$logfile" | sed 's/^/  | /'
   fi
   return "$rc"
+}
+
+cannot_run() {  # prints why this machine cannot run the stage; nothing when it can
+  if [[ $(uname -s) != Linux || $(uname -m) != x86_64 ]]; then
+    echo "this is $(uname -s) $(uname -m), not x86_64 Linux"
+  elif (($(id -u) != 0)); then
+    echo "not root (mmdebstrap, chroot and mounts need root)"
+  elif ! command -v apt-get >/dev/null || ! command -v dpkg-query >/dev/null; then
+    echo "no apt (mmdebstrap and qemu-user-static come from Debian packages)"
+  elif ! unshare --map-root-user --mount -- \
+      mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null; then
+    echo "a user namespace cannot mount a binfmt_misc of its own (Linux $(uname -r); needs 6.7+)"
+  fi
 }
 
 # ---- the host: mmdebstrap, qemu-user-static, binfmt_misc ----
@@ -177,27 +200,89 @@ print(pathlib.Path(skimage.__file__).parent / \"data\" / \"astronaut.png\")") &&
     moodbox check "$photo" && python /srv/moodbox/scripts/arm64/reference.py'
 }
 
-main() {
-  local suites=("$@") suite start=$SECONDS
-  ((${#suites[@]})) || suites=(bookworm trixie)
-  for suite in "${suites[@]}"; do
-    [[ $suite == bookworm || $suite == trixie ]] || { echo "unknown suite $suite" >&2; exit 2; }
+suite_job() {  # $1 = suite: its root, install, tests and check, one after another
+  local suite=$1
+  SUMMARY=$LOGS/$suite.summary
+  step "$suite: root" "$suite-root" build_root "$suite" &&
+    step "$suite: install.sh" "$suite-install" install_project "$DIR/$suite" &&
+    { step "$suite: tests" "$suite-tests" run_tests "$DIR/$suite"
+      step "$suite: moodbox check, reference" "$suite-check" check_photo "$DIR/$suite"; }
+  echo "$SECONDS" >"$LOGS/$suite.seconds"
+  say "$suite: done in ${SECONDS}s"
+  exit "$failed"
+}
+
+run_jobs() {  # suites...: one background job each, in its own process group (timeout's)
+  local suite rc
+  local -A pids=()
+  export ARM64_DIR=$DIR
+  for suite in "$@"; do
+    timeout --signal=KILL "$TIMEOUT" bash scripts/test_arm64.sh --job "$suite" &
+    pids[$suite]=$!
   done
-  (($(id -u) == 0)) || { echo "arm64: run it as root (chroot and mounts)" >&2; exit 2; }
+  for suite in "$@"; do
+    wait "${pids[$suite]}" 2>/dev/null  # not bash's "Killed" line: the summary says it
+    rc=$?
+    if ((rc == 124 || rc == 137)); then
+      echo "FAIL  [$suite] stopped after ${TIMEOUT}s (ARM64_TIMEOUT) during:" \
+        "$(cat "$LOGS/$suite.summary.running" 2>/dev/null || echo "?")" >>"$LOGS/$suite.summary"
+      say "$suite: stopped after ${TIMEOUT}s"
+    elif ((rc != 0)) && ! grep -q '^FAIL' "$LOGS/$suite.summary" 2>/dev/null; then
+      echo "FAIL  [$suite] job ended with exit $rc" >>"$LOGS/$suite.summary"
+    fi
+  done
+}
+
+report() {  # $1 = the stage's seconds, rest = the jobs: summary, failed logs' tails, one line
+  local seconds=$1 job lines log; shift
+  lines=$(for job in "$@"; do cat "$LOGS/$job.summary" 2>/dev/null; done)
+  echo
+  echo "=== arm64 summary (${seconds}s wall-clock)"
+  echo "$lines"
+  for job in "$@"; do
+    [[ -f $LOGS/$job.summary.failed ]] || continue
+    while read -r log; do
+      echo "--- last 30 lines of ${log#"$DIR"/}"
+      tail -n 30 "$log" | sed 's/^/  | /'
+    done <"$LOGS/$job.summary.failed"
+  done
+  local steps failures
+  steps=$(grep -c . <<<"$lines")
+  failures=$(grep -c '^FAIL' <<<"$lines")
+  if ((failures)); then
+    say "$failures of $steps steps FAILED in ${seconds}s (logs in ${LOGS#"$PWD"/})"
+    return 1
+  fi
+  say "all $steps steps passed in ${seconds}s"
+}
+
+main() {
+  if [[ ${1:-} == --job ]]; then
+    suite_job "$2"
+  fi
+  local suites=("$@") suite start=$SECONDS why
+  ((${#suites[@]})) || suites=("${SUITES[@]}")
+  for suite in "${suites[@]}"; do
+    [[ " ${SUITES[*]} " == *" $suite "* ]] || { echo "unknown suite $suite" >&2; exit 2; }
+  done
+  why=$(cannot_run)
+  if [[ -n $why ]]; then
+    say "cannot run here: $why; the stage needs root on x86_64 Linux 6.7+ with apt," \
+      "user namespaces and binfmt_misc (MOODBOX_SKIP_ARM64=1 leaves it out of scripts/test.sh)"
+    exit 3
+  fi
   mkdir -p "$LOGS"
+  for suite in host "${suites[@]}"; do
+    rm -f "$LOGS/$suite.summary" "$LOGS/$suite.summary.failed" "$LOGS/$suite.summary.running" \
+      "$LOGS/$suite.seconds"
+  done
+  SUMMARY=$LOGS/host.summary
   if step "host: qemu-user, mmdebstrap" host host_tools &&
      step "qemu for the roots" qemu fetch_qemu; then
-    for suite in "${suites[@]}"; do
-      step "$suite: root" "$suite-root" build_root "$suite" &&
-        step "$suite: install.sh" "$suite-install" install_project "$DIR/$suite" &&
-        { step "$suite: tests" "$suite-tests" run_tests "$DIR/$suite"
-          step "$suite: moodbox check, reference" "$suite-check" check_photo "$DIR/$suite"; }
-    done
+    say "${suites[*]} side by side; logs in ${LOGS#"$PWD"/}"
+    run_jobs "${suites[@]}"
   fi
-  echo
-  echo "=== arm64 summary ($((SECONDS - start)) s)"
-  printf '%s\n' "${summary[@]}"
-  exit "$failed"
+  report "$((SECONDS - start))" host "${suites[@]}"
 }
 
 main "$@"
