@@ -77,7 +77,7 @@ def cross_validate(x: np.ndarray, quadrant: np.ndarray, folds: np.ndarray,
     valence, energy = np.zeros(len(x)), np.zeros(len(x))
     for fold in np.unique(folds):
         test = folds == fold
-        model = valence_model.fit(x[~test], quadrant[~test], config)
+        model = valence_model.fit_ensemble(x[~test], quadrant[~test], config)
         valence[test], energy[test] = valence_model.valence_energy(model.predict(x[test]))
     return valence, energy
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     x, feature_s = valence_features.clip_features(clips)
     folds = music4q.grouped_folds(clips)
     config = train_valence.fit_config(args)
-    rows = {f"features + {'MLP' if config.hidden else 'linear'} softmax (this)":
+    rows = {_model_name(config):
             figures(quadrant, *cross_validate(x, quadrant, folds, config))}
     seconds = {next(iter(rows)): time_estimator(clips, args.timing) if args.timing else feature_s}
     baseline = vibenet(clips, args.vibenet_python)
@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({"figures": rows, "cpu_s_per_track": seconds,
                                          "fit": vars(config)}, indent=1) + "\n")
     return 0
+
+
+def _model_name(config: valence_model.FitConfig) -> str:
+    quantiles = "quantile-normalised " if config.quantiles else ""
+    seeds = f", {config.members} seeds averaged" if config.members > 1 else ""
+    return f"{quantiles}features + {'MLP' if config.hidden else 'linear'} softmax{seeds} (this)"
 
 
 def print_table(rows: dict[str, dict[str, float]], seconds: dict[str, float],

@@ -29,11 +29,13 @@ from appliance.music.audio_features import FEATURE_NAMES, FEATURES_VERSION  # no
 
 DEFAULT_OUT = ROOT / "models" / "valence.json"
 #: The settings the shipped model was trained with (chosen by evaluate_music.py's CV).
-SHIPPED = valence_model.FitConfig(hidden=32, l2=0.03)
+SHIPPED = valence_model.FitConfig(hidden=32, l2=0.05, members=3, quantiles=65)
+FORMAT = 2  # quantile step + members; estimate.py still reads format 1 (one member)
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--hidden``, ``--l2``, ``--steps`` and ``--seed``, defaulting to the shipped model's."""
+    """``--hidden``, ``--l2``, ``--steps``, ``--seed``, ``--members`` and ``--quantiles``,
+    defaulting to the shipped model's."""
     parser.add_argument("--hidden", type=int, default=SHIPPED.hidden,
                         help="ReLU units in a hidden layer; 0 = linear (default %(default)s)")
     parser.add_argument("--l2", type=float, default=SHIPPED.l2,
@@ -41,12 +43,17 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=SHIPPED.steps,
                         help="full-batch Adam steps (default %(default)s)")
     parser.add_argument("--seed", type=int, default=SHIPPED.seed)
+    parser.add_argument("--members", type=int, default=SHIPPED.members,
+                        help="seeds averaged (default %(default)s)")
+    parser.add_argument("--quantiles", type=int, default=SHIPPED.quantiles,
+                        help="quantile knots per feature, 0 = none (default %(default)s)")
 
 
 def fit_config(args: argparse.Namespace) -> valence_model.FitConfig:
     """The ``FitConfig`` the parsed arguments name."""
     return valence_model.FitConfig(hidden=args.hidden, l2=args.l2, steps=args.steps,
-                                   seed=args.seed)
+                                   seed=args.seed, members=args.members,
+                                   quantiles=args.quantiles)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     x, seconds = valence_features.clip_features(clips)
     quadrant = np.array([c.quadrant for c in clips])
     config = fit_config(args)
-    model = valence_model.fit(x, quadrant, config)
+    model = valence_model.fit_ensemble(x, quadrant, config)
     spec = to_spec(model, args.name, config, len(clips))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")
@@ -70,15 +77,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def to_spec(model: valence_model.QuadrantModel, name: str, config: valence_model.FitConfig,
+def _numbers(a: np.ndarray) -> list[object]:
+    return list(np.round(a.astype(np.float64), 6).tolist())
+
+
+def _member(model: valence_model.QuadrantModel) -> dict[str, object]:
+    last = len(model.layers) - 1
+    return {"mean": _numbers(model.mean), "scale": _numbers(model.scale),
+            "layers": [{"weights": _numbers(w), "bias": _numbers(b),
+                        "activation": "linear" if i == last else "relu"}
+                       for i, (w, b) in enumerate(model.layers)]}
+
+
+def to_spec(model: valence_model.Ensemble, name: str, config: valence_model.FitConfig,
             clips: int) -> dict[str, object]:
     """The JSON document ``appliance.music.estimate.ValenceEstimator`` loads."""
-    def numbers(a: np.ndarray) -> list[object]:
-        return list(np.round(a.astype(np.float64), 6).tolist())
-
-    last = len(model.layers) - 1
-    return {
+    spec: dict[str, object] = {
         "name": name,
+        "format": FORMAT,
         "trained_on": f"4Q audio emotion data set (Panda et al. 2018), {clips} clips",
         "fit": vars(config),
         "windows": 3,
@@ -86,12 +102,11 @@ def to_spec(model: valence_model.QuadrantModel, name: str, config: valence_model
         "features_version": FEATURES_VERSION,
         "features": list(FEATURE_NAMES),
         "outputs": ["Q1", "Q2", "Q3", "Q4"],
-        "mean": numbers(model.mean),
-        "scale": numbers(model.scale),
-        "layers": [{"weights": numbers(w), "bias": numbers(b),
-                    "activation": "linear" if i == last else "relu"}
-                   for i, (w, b) in enumerate(model.layers)],
     }
+    if model.knots is not None and model.normal is not None:
+        spec["quantiles"] = {"knots": model.knots.tolist(), "normal": _numbers(model.normal)}
+    spec["members"] = [_member(m) for m in model.members]
+    return spec
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Fitting the valence/energy feature model in numpy, and writing ``models/valence.json``.
 
-The model: standardised features, optionally one ReLU hidden layer, then a softmax over the
+The model: features mapped through their training quantiles to normal scores (optional), then
+an ensemble of members (seeds) whose probabilities are averaged; each member is standardised
+features, optionally one ReLU hidden layer, then a softmax over the
 four quadrants of Russell's plane (Q1 happy, Q2 angry, Q3 sad, Q4 calm), trained with L2
 weight decay by full-batch Adam on the cross-entropy. At run time valence is P(Q1) + P(Q4) and
 energy P(Q1) + P(Q2); the file stores two linear read-outs of that form, see ``to_spec``.
@@ -12,20 +14,26 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
+
+from appliance.music.estimate import normal_scores
 
 
 @dataclass
 class FitConfig:
-    """Training settings: ``hidden`` 0 means a linear (multinomial logistic) model."""
+    """Training settings: ``hidden`` 0 means a linear (multinomial logistic) model; ``members``
+    seeds (``seed``, ``seed`` + 1, ...) are averaged; ``quantiles`` 0 means no quantile step."""
 
     hidden: int = 0
     l2: float = 1e-2
     steps: int = 1500
     rate: float = 0.01
     seed: int = 0
+    members: int = 1
+    quantiles: int = 0
 
 
 @dataclass
@@ -46,8 +54,42 @@ class QuadrantModel:
         return _softmax(h)
 
 
+@dataclass
+class Ensemble:
+    """The optional quantile step (knots features x K, normal K) and the averaged members."""
+
+    knots: np.ndarray | None
+    normal: np.ndarray | None
+    members: list[QuadrantModel]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Rows of features -> rows of P(Q1..Q4), the members' mean."""
+        x = np.nan_to_num(x).astype(np.float64)
+        if self.knots is not None and self.normal is not None:
+            x = normal_scores(x, self.knots, self.normal)
+        return np.mean([member.predict(x) for member in self.members], axis=0)
+
+
+def fit_ensemble(x: np.ndarray, quadrant: np.ndarray, config: FitConfig) -> Ensemble:
+    """Fit the quantile step (if any) and ``config.members`` seeds (rows of NaN dropped)."""
+    keep = ~np.isnan(x).any(axis=1)
+    x, quadrant = x[keep].astype(np.float64), quadrant[keep]
+    knots = normal = None
+    if config.quantiles:
+        levels = np.linspace(0, 1, config.quantiles)
+        # 7 significant digits: what the JSON file keeps, so training sees what the box does
+        knots = np.array([[float(f"{v:.7g}") for v in column]
+                          for column in np.quantile(x, levels, axis=0).T])
+        tail = 0.5 / len(x)  # the outer knots sit half a sample inside the tails
+        normal = np.round([NormalDist().inv_cdf(min(max(p, tail), 1 - tail)) for p in levels], 6)
+        x = normal_scores(x, knots, normal)
+    members = [fit(x, quadrant, replace(config, seed=config.seed + i))
+               for i in range(config.members)]
+    return Ensemble(knots, normal, members)
+
+
 def fit(x: np.ndarray, quadrant: np.ndarray, config: FitConfig) -> QuadrantModel:
-    """Fit on features ``x`` and quadrants 1..4 (rows of NaN are dropped)."""
+    """Fit one member on features ``x`` and quadrants 1..4 (rows of NaN are dropped)."""
     keep = ~np.isnan(x).any(axis=1)
     x, quadrant = x[keep].astype(np.float64), quadrant[keep]
     mean, scale = x.mean(axis=0), x.std(axis=0)

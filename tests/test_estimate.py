@@ -197,9 +197,29 @@ def test_the_model_version_follows_the_file(tmp_path):
     spec = json.loads(DEFAULT_MODEL.read_text())
     copy.write_text(json.dumps(spec))
     first = ValenceEstimator(copy).version
-    spec["layers"][-1]["bias"][0] += 0.5
+    spec["members"][0]["layers"][-1]["bias"][0] += 0.5
     copy.write_text(json.dumps(spec))
     assert ValenceEstimator(copy).version != first
+
+
+def test_members_are_averaged_after_the_quantile_step_and_format_1_still_loads(tmp_path):
+    spec = json.loads(DEFAULT_MODEL.read_text())
+    assert spec["format"] == 2 and len(spec["members"]) == 3
+    x = np.random.default_rng(0).normal(size=(4, len(FEATURE_NAMES)))
+    shipped = ValenceEstimator().quadrants(x)
+    parts = []
+    for i, member in enumerate(spec["members"]):  # each member alone, as a file of one
+        one = tmp_path / f"one{i}.json"
+        one.write_text(json.dumps({**spec, "members": [member]}))
+        parts.append(ValenceEstimator(one).quadrants(x))
+    assert np.allclose(shipped, np.mean(parts, axis=0))
+    old = {k: v for k, v in spec.items() if k not in ("members", "quantiles", "format")}
+    (tmp_path / "v1.json").write_text(json.dumps({**old, **spec["members"][0]}))
+    assert np.allclose(ValenceEstimator(tmp_path / "v1.json").quadrants(x).sum(axis=1), 1)
+    spec["quantiles"]["knots"][0].reverse()
+    (tmp_path / "bad.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelError, match="quantile knots"):
+        ValenceEstimator(tmp_path / "bad.json")
 
 
 @pytest.mark.skipif(not os.environ.get("MOODBOX_4Q_DIR"),
@@ -276,7 +296,7 @@ def test_the_tracks_about_to_be_played_are_estimated_first(tmp_path, music_dir, 
 def test_a_new_model_re_estimates(tmp_path, music_dir, estimator):
     copy = tmp_path / "valence.json"
     spec = json.loads(DEFAULT_MODEL.read_text())
-    spec["layers"][-1]["bias"][0] += 1.0
+    spec["members"][0]["layers"][-1]["bias"][0] += 1.0
     copy.write_text(json.dumps(spec))
     newer = ValenceEstimator(copy)
     with Library(tmp_path / "lib.sqlite3") as library:

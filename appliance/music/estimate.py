@@ -1,13 +1,15 @@
 """Valence and energy (0..1) of a track, estimated from its audio on the box.
 
 Read a fixed budget of audio (``audio.read_excerpt``), summarise it (``audio_features``), and
-apply the shipped feature model ``models/valence.json``: standardisation, dense layers (ReLU
-between them), then a softmax over the four quadrants of Russell's plane (Q1 happy, Q2 angry,
-Q3 sad, Q4 calm). Valence is P(Q1) + P(Q4), energy P(Q1) + P(Q2), so each lies in 0..1 and
-reads as "how sure the model is that the track is positive / energetic". The model file is
-plain numbers (no TFLite, no onnxruntime at run time), trained by
-``scripts/train_valence.py``; its card is ``models/VALENCE_CARD.md``. Its version (name plus a
-hash of the file) is stored with each estimate, so a new model re-estimates the library.
+apply the shipped feature model ``models/valence.json``: each feature mapped through its
+training quantiles to a normal score, then an ensemble of members (standardisation, dense
+layers with ReLU between them, a softmax over the four quadrants of Russell's plane: Q1 happy,
+Q2 angry, Q3 sad, Q4 calm) whose probabilities are averaged. Valence is P(Q1) + P(Q4), energy
+P(Q1) + P(Q2), so each lies in 0..1 and reads as "how sure the model is that the track is
+positive / energetic". The model file is plain numbers (no TFLite, no onnxruntime at run
+time), trained by ``scripts/train_valence.py``; its card is ``models/VALENCE_CARD.md``. Its
+version (name plus a hash of the file) is stored with each estimate, so a new model
+re-estimates the library.
 """
 
 from __future__ import annotations
@@ -55,6 +57,28 @@ class _Layer:
     activation: str  # "relu" or "linear"
 
 
+@dataclass(frozen=True)
+class _Member:
+    mean: np.ndarray
+    scale: np.ndarray
+    layers: list[_Layer]
+
+    def quadrants(self, x: np.ndarray) -> np.ndarray:
+        x = (x - self.mean) / self.scale
+        for layer in self.layers:
+            x = x @ layer.weights + layer.bias
+            if layer.activation == "relu":
+                x = np.maximum(x, 0)
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def normal_scores(x: np.ndarray, knots: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Map each column of ``x`` through its quantile ``knots`` (features x K) onto ``normal``
+    (the standard normal's K quantiles); values beyond the outer knots are clamped."""
+    return np.stack([np.interp(x[:, j], knots[j], normal) for j in range(x.shape[1])], axis=1)
+
+
 class ValenceEstimator:
     """The feature model, loaded once; ``estimate(path)`` per track. Stateless afterwards."""
 
@@ -70,14 +94,15 @@ class ValenceEstimator:
             self.version = f"{spec['name']}-{digest[:8]}"
             self._windows = int(spec["windows"])
             self._window_s = float(spec["window_s"])
-            self._mean = np.asarray(spec["mean"], dtype=np.float64)
-            self._scale = np.asarray(spec["scale"], dtype=np.float64)
-            self._layers = [_Layer(np.asarray(layer["weights"], dtype=np.float64),
-                                   np.asarray(layer["bias"], dtype=np.float64),
-                                   str(layer["activation"])) for layer in spec["layers"]]
+            quantiles = spec.get("quantiles")
+            self._knots = None if quantiles is None else (
+                np.asarray(quantiles["knots"], dtype=np.float64),
+                np.asarray(quantiles["normal"], dtype=np.float64))
+            # A format-1 file is one member with no quantile step.
+            self._members = [_member(m) for m in spec.get("members", [spec])]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{self.path}: not a valence model: {exc!r}") from exc
-        _check_shapes(self.path, spec, self._mean, self._scale, self._layers)
+        _check_shapes(self.path, spec, self._knots, self._members)
 
     def estimate(self, path: Path) -> Estimate:
         """Estimate one file, reading at most the model's window budget.
@@ -105,13 +130,10 @@ class ValenceEstimator:
 
     def quadrants(self, features: np.ndarray) -> np.ndarray:
         """Rows of ``FEATURE_NAMES`` features -> rows of P(Q1), P(Q2), P(Q3), P(Q4)."""
-        x = (np.nan_to_num(np.asarray(features, dtype=np.float64)) - self._mean) / self._scale
-        for layer in self._layers:
-            x = x @ layer.weights + layer.bias
-            if layer.activation == "relu":
-                x = np.maximum(x, 0)
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        x = np.nan_to_num(np.asarray(features, dtype=np.float64))
+        if self._knots is not None:
+            x = normal_scores(x, *self._knots)
+        return np.mean([member.quadrants(x) for member in self._members], axis=0)
 
 
 def estimate_pending(
@@ -169,9 +191,16 @@ def _read_spec(path: Path) -> tuple[dict[str, Any], str]:
     return spec, hashlib.sha256(raw).hexdigest()
 
 
-def _check_shapes(
-    path: Path, spec: dict[str, Any], mean: np.ndarray, scale: np.ndarray, layers: list[_Layer]
-) -> None:
+def _member(spec: dict[str, Any]) -> _Member:
+    layers = [_Layer(np.asarray(layer["weights"], dtype=np.float64),
+                     np.asarray(layer["bias"], dtype=np.float64),
+                     str(layer["activation"])) for layer in spec["layers"]]
+    return _Member(np.asarray(spec["mean"], dtype=np.float64),
+                   np.asarray(spec["scale"], dtype=np.float64), layers)
+
+
+def _check_shapes(path: Path, spec: dict[str, Any],
+                  knots: tuple[np.ndarray, np.ndarray] | None, members: list[_Member]) -> None:
     """The model must take exactly this package's features and give (valence, energy)."""
     same = spec.get("features_version") == FEATURES_VERSION
     if not same or list(spec.get("features", [])) != list(FEATURE_NAMES):
@@ -179,7 +208,18 @@ def _check_shapes(
                          "retrain with scripts/train_valence.py")
     if list(spec.get("outputs", [])) != list(_OUTPUTS):
         raise ModelError(f"{path}: outputs must be {list(_OUTPUTS)}")
+    if knots is not None and (knots[0].shape != (len(FEATURE_NAMES), len(knots[1]))
+                              or np.any(np.diff(knots[0], axis=1) < 0)):
+        raise ModelError(f"{path}: the quantile knots do not fit {len(FEATURE_NAMES)} features")
+    if not members:
+        raise ModelError(f"{path}: the model has no members")
+    for member in members:
+        _check_member(path, member)
+
+
+def _check_member(path: Path, member: _Member) -> None:
     width = len(FEATURE_NAMES)
+    mean, scale, layers = member.mean, member.scale, member.layers
     if mean.shape != (width,) or scale.shape != (width,) or np.any(scale <= 0) or not layers:
         raise ModelError(f"{path}: standardisation or layers do not fit {width} features")
     for layer in layers:
