@@ -189,6 +189,25 @@ def test_weak_candidates_need_short_range_to_confirm_them(photos: dict,
 
 
 @pytest.mark.runtime
+def test_strong_candidates_must_be_found_again_by_short_range(photos: dict,
+                                                              non_face_photos: dict) -> None:
+    from appliance.mood.faces import FaceDetector
+
+    settings = dict(model="full_range_sparse", tiles=2, candidate_score=0.5, confirm_score=0.85)
+    frame = room((photos["astronaut"], "astronaut", 150.0, (900, 500)))
+    (kept,) = FaceDetector(**settings, refind_score=0.7).detect(frame)  # type: ignore[arg-type]
+    assert kept.score >= 0.7 and abs(kept.box[0] + kept.box[2] / 2 - 900) < 30
+    # No short-range score reaches 0.9999 on this face, so the gate drops it: a strong
+    # full-range candidate alone no longer makes a face.
+    strict = FaceDetector(**settings, refind_score=0.9999)  # type: ignore[arg-type]
+    assert strict.detect(frame) == []
+    empty = [cv2.resize(image, FULL_VIEW) for image in non_face_photos.values()]
+    gated = FaceDetector(**settings, refind_score=0.7)  # type: ignore[arg-type]
+    plain = FaceDetector(**settings)  # type: ignore[arg-type]
+    assert sum(len(gated.detect(f)) for f in empty) <= sum(len(plain.detect(f)) for f in empty)
+
+
+@pytest.mark.runtime
 def test_early_exit_skips_the_tiles_once_the_whole_frame_gives_a_face(photos: dict) -> None:
     from appliance.mood.faces import FaceDetector
 

@@ -65,6 +65,9 @@ class FaceDetector:
             ``mood.min_candidate_score``). None = ``min_score``.
         confirm_score: the short-range score that confirms such a weak candidate (config
             ``mood.min_confirm_score``); None = ``min_score``.
+        refind_score: with a variant other than short range, a strong candidate (at least
+            ``min_score``) is kept only when short range finds it again on its window at this
+            score (config ``mood.min_refind_score``); None keeps it regardless.
         near_pass: with a variant other than short range, also run short range on the
             whole frame (one cheap pass) for faces near the camera.
         whole_pass: with tiles, also run the model itself on the whole frame (for faces
@@ -80,7 +83,7 @@ class FaceDetector:
         self, model_path: Path | None = None, min_score: float = 0.75, num_threads: int = 1,
         model: str = "short_range", tiles: int = 0, candidate_score: float | None = None,
         confirm_score: float | None = None, near_pass: bool = True, whole_pass: bool = True,
-        early_exit: bool = False,
+        early_exit: bool = False, refind_score: float | None = None,
     ) -> None:
         if model not in MODELS:
             raise ModelError(f"face detector {model!r} is not known; use one of {sorted(MODELS)}")
@@ -91,6 +94,7 @@ class FaceDetector:
         fine = self.model is not SHORT_RANGE
         self._floor = min(min_score, candidate_score) if fine and candidate_score else min_score
         self.confirm_score = max(confirm_score or min_score, min_score)
+        self.refind_score = refind_score
         self.near_pass = near_pass
         self.whole_pass = whole_pass or not tiles
         self.early_exit = early_exit
@@ -103,8 +107,9 @@ class FaceDetector:
         self._tensor = np.empty((size, size, 3), dtype=np.float32)
         # The crop geometry in emotion.json was measured on short-range boxes: a face that
         # another variant finds is boxed again by short range on a window around it.
+        fine_floor = min(min_score, refind_score) if refind_score is not None else min_score
         self._fine = None if self.model is SHORT_RANGE else FaceDetector(
-            min_score=min_score, num_threads=num_threads)
+            min_score=fine_floor, num_threads=num_threads)
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in a BGR uint8 frame, best score first."""
@@ -134,10 +139,15 @@ class FaceDetector:
         return [fine or face for fine, face in refined if self._kept(fine, face)]
 
     def _kept(self, fine: Face | None, coarse: Face) -> bool:
-        """A strong candidate stays (re-boxed if short range finds it); a weak one only if
-        short range confirms it at ``confirm_score``."""
+        """A strong candidate stays if short range finds it again at ``refind_score`` (or
+        always, without one); a weak one only if short range confirms it at
+        ``confirm_score``."""
         if coarse.score >= self.min_score:
-            return True
+            # Clutter that full range scores 0.75-0.8 is re-found by short range at 0.0-0.68,
+            # faces mostly above 0.7: on 600 face-free frames every false face went, and 1 of
+            # 280 faces (scripts/bench_distance.py --tune, seeds 1 and 2; README).
+            return self.refind_score is None or (
+                fine is not None and fine.score >= self.refind_score)
         return fine is not None and fine.score >= self.confirm_score
 
     def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
@@ -146,7 +156,7 @@ class FaceDetector:
         tiled detection. A face not found again is left out."""
         fine = self._fine or self
         found = [fine.refine(frame, face) for face in faces]
-        return [f for f in found if f is not None]
+        return [f for f in found if f is not None and f.score >= self.min_score]
 
     def refine(self, frame: np.ndarray, face: Face) -> Face | None:
         """``face`` boxed again by this detector on a window 4.5 box sides wide around it (the

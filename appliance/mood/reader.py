@@ -38,6 +38,7 @@ def detector_from_config(config: Config) -> FaceDetector:
                         model=mood.detector, tiles=mood.detect_tiles,
                         candidate_score=mood.min_candidate_score,
                         confirm_score=mood.min_confirm_score,
+                        refind_score=mood.min_refind_score,
                         early_exit=mood.detect_early_exit)
 
 
