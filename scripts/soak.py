@@ -118,15 +118,18 @@ def run(songs: int, seed: int) -> int:
                 sim.player.lengths[path] = rng.uniform(180, 240)
             sim.player.corrupt |= corrupt
             faults = {"vanished": 0, "model": first, "emptied": 0}
-            rolled: set[int] = set()
+            rolled: object = None  # the queued song whose dice were rolled
             storm_at, hold_at, audio_at = songs // 4, songs // 2, 3 * songs // 4
             empty_at = 3 * songs // 5
             while len(sim.named("track_started")) < songs:
                 count = len(sim.named("track_started"))
                 try:
                     queued = sim.session.next
-                    if queued is not None and id(queued) not in rolled:
-                        rolled.add(id(queued))  # once per queued song
+                    # Once per queued song. Held, not remembered by id(): a freed song's id is
+                    # reused by a later one, which then went unrolled, so the dice (and the
+                    # whole run) differed from run to run.
+                    if queued is not None and queued is not rolled:
+                        rolled = queued
                         if rng.random() < 0.05:
                             Path(queued.choice.track.path).unlink(missing_ok=True)
                             faults["vanished"] += 1
