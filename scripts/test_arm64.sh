@@ -15,7 +15,8 @@
 # default and the built-in kernels (scripts/arm64/reference.py), and `moodbox check` on a
 # photo. The two roots run as two background jobs, each one step after another (qemu-user
 # runs a program on one core; the CI machine has two). A job still running after
-# ARM64_TIMEOUT seconds (default 3900) is stopped, so that CI's 90 minutes end with a summary.
+# ARM64_TIMEOUT seconds (default 4200: 70 minutes, what CI's 90 leave after the host steps) is
+# killed, so that CI ends with a summary.
 # The roots are cached under build/arm64/ (ARM64_DIR): a root is reused only when its stamp,
 # written last, names the same recipe; delete the folder to start afresh. Logs are in
 # build/arm64/logs/; the tails of failed steps' logs follow the summary. Exit status 1 if any
@@ -40,7 +41,7 @@ ROOT_PACKAGES=(python3 python3-venv python3-numpy python3-av libvlc5 libvlc-bin 
 TEST_PACKAGES=(pytest hypothesis scikit-image matplotlib)
 APT_RETRIES=(--aptopt='Acquire::Retries "3"')
 NICE=(nice -n 10)
-TIMEOUT=${ARM64_TIMEOUT:-3900}
+TIMEOUT=${ARM64_TIMEOUT:-4200}
 SUITES=(bookworm trixie)
 
 SUMMARY=  # the file this process writes its steps' results to: $LOGS/<job>.summary
