@@ -208,7 +208,6 @@ suite_job() {  # $1 = suite: its root, install, tests and check, one after anoth
     step "$suite: install.sh" "$suite-install" install_project "$DIR/$suite" &&
     { step "$suite: tests" "$suite-tests" run_tests "$DIR/$suite"
       step "$suite: moodbox check, reference" "$suite-check" check_photo "$DIR/$suite"; }
-  echo "$SECONDS" >"$LOGS/$suite.seconds"
   say "$suite: done in ${SECONDS}s"
   exit "$failed"
 }
@@ -274,8 +273,7 @@ main() {
   fi
   mkdir -p "$LOGS"
   for suite in host "${suites[@]}"; do
-    rm -f "$LOGS/$suite.summary" "$LOGS/$suite.summary.failed" "$LOGS/$suite.summary.running" \
-      "$LOGS/$suite.seconds"
+    rm -f "$LOGS/$suite.summary" "$LOGS/$suite.summary.failed" "$LOGS/$suite.summary.running"
   done
   SUMMARY=$LOGS/host.summary
   if step "host: qemu-user, mmdebstrap" host host_tools &&
