@@ -54,7 +54,7 @@ def main() -> int:
     print(f"emotion model: {emotion / 1e6:.1f} M MACs per face")
     for name, tiles in (("short_range", 0), ("short_range", 2), ("full_range", 2),
                         ("full_range_sparse", 2), ("full_range", 3)):
-        passes = 1 + len(tile_boxes(2304, 1296, tiles))
+        passes = 1 + len(tile_boxes(2304, 1296, tiles, multiple=MODELS[name].input_size))
         # Another variant adds a short-range whole-frame pass and re-boxes each candidate.
         extra = 2 * macs["short_range"] if name != "short_range" else 0
         frame = passes * macs[name] + extra + emotion

@@ -73,6 +73,22 @@ def test_tiles_cover_the_frame_in_overlapping_rows() -> None:
     assert tile_boxes(*FULL_VIEW, rows=0) == []
 
 
+@pytest.mark.parametrize(("size", "side"), [((2304, 1296), 768), ((1640, 1232), 768),
+                                            ((2028, 1520), 960), ((1280, 720), 436)])
+def test_tiles_of_whole_model_inputs_still_cover_the_frame_with_overlap(
+        size: tuple[int, int], side: int) -> None:
+    # Camera Module 3, v2 and HQ full views take a side of 4 or 5 inputs of 192 px; 1280x720
+    # has none that overlaps 0.25-0.7 and keeps the exact side.
+    tiles = tile_boxes(*size, rows=2, multiple=192)
+    assert {s for _, _, s in tiles} == {side}
+    ys = sorted({y for _, y, _ in tiles})
+    xs = sorted({x for x, _, _ in tiles})
+    assert ys == [0, size[1] - side] and xs[0] == 0 and xs[-1] == size[0] - side
+    overlap = side - ys[1]
+    assert 0.25 * side <= overlap <= 0.7 * side
+    assert side - np.diff(xs).max() >= overlap - 1  # columns overlap at least as rows do
+
+
 def test_crops_are_skipped_with_a_reason() -> None:
     gates = Gates(min_face_px=24, min_sharpness=20, max_turn=0.6)
     rng = np.random.default_rng(0)
@@ -205,6 +221,22 @@ def test_strong_candidates_must_be_found_again_by_short_range(photos: dict,
     gated = FaceDetector(**settings, refind_score=0.7)  # type: ignore[arg-type]
     plain = FaceDetector(**settings)  # type: ignore[arg-type]
     assert sum(len(gated.detect(f)) for f in empty) <= sum(len(plain.detect(f)) for f in empty)
+
+
+@pytest.mark.runtime
+def test_a_window_cut_from_the_shrunk_frame_boxes_the_face_as_the_full_frame_does(
+        photos: dict) -> None:
+    from appliance.mood.faces import FaceDetector
+
+    frame = room((photos["astronaut"], "astronaut", 240.0, (1000, 600)))
+    short = FaceDetector()
+    (face,) = FaceDetector(model="full_range_sparse", tiles=2).detect(frame)
+    small = cv2.resize(frame, (576, 324), interpolation=cv2.INTER_AREA)
+    full, shrunk = short.refine(frame, face), short.refine(frame, face, small, 4.0)
+    assert full is not None and shrunk is not None
+    assert np.abs(np.subtract(full.box, shrunk.box)).max() < 0.05 * full.box[2]
+    assert shrunk.score == pytest.approx(full.score, abs=0.05)
+    assert short.refine(frame, face, np.zeros_like(small), 4.0) is None  # cut from small
 
 
 @pytest.mark.runtime

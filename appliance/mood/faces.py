@@ -119,15 +119,15 @@ class FaceDetector:
         if tiles and self.early_exit:
             # The whole-frame passes see a listener up to about 2 m; when they give a
             # confirmed face the tiles (most of the cost) are skipped.
-            faces = self._confirmed(frame, found) or None
+            faces = self._confirmed(frame, found, small, unit) or None
         if faces is None:
             found += self._tiles(small, unit, tiles, frame.shape[1::-1])
-            faces = self._confirmed(frame, found)
+            faces = self._confirmed(frame, found, small, unit)
         log.debug("%d face(s): %s", len(faces), [(f.box, round(f.score, 3)) for f in faces])
         return faces
 
-    def _confirmed(self, frame: np.ndarray, found: list[tuple[np.ndarray, np.ndarray]]
-                   ) -> list[Face]:
+    def _confirmed(self, frame: np.ndarray, found: list[tuple[np.ndarray, np.ndarray]],
+                   small: np.ndarray, unit: float) -> list[Face]:
         """The merged candidates; with a cascade, each boxed again by short range, a weak
         one kept only when short range confirms it."""
         rows = np.concatenate([r for r, _ in found])
@@ -135,7 +135,7 @@ class FaceDetector:
         faces = [to_face(row, score) for row, score in weighted_nms(rows, scores)]
         if self._fine is None:
             return faces
-        refined = [(self._fine.refine(frame, face), face) for face in faces]
+        refined = [(self._fine.refine(frame, face, small, unit), face) for face in faces]
         return [fine or face for fine, face in refined if self._kept(fine, face)]
 
     def _kept(self, fine: Face | None, coarse: Face) -> bool:
@@ -158,15 +158,24 @@ class FaceDetector:
         found = [fine.refine(frame, face) for face in faces]
         return [f for f in found if f is not None and f.score >= self.min_score]
 
-    def refine(self, frame: np.ndarray, face: Face) -> Face | None:
+    def refine(self, frame: np.ndarray, face: Face, small: np.ndarray | None = None,
+               unit: float = 1.0) -> Face | None:
         """``face`` boxed again by this detector on a window 4.5 box sides wide around it (the
         face then fills about a fifth of the input, where short range is surest); None when
-        nothing is found there."""
+        nothing is found there. ``small`` is the frame already shrunk ``unit`` times: a
+        window that still fills the input there is cut from it."""
         x, y, w, h = face.box
         side = int(4.5 * max(w, h))
         x0 = int(min(max(x + w / 2 - side / 2, 0), max(frame.shape[1] - side, 0)))
         y0 = int(min(max(y + h / 2 - side / 2, 0), max(frame.shape[0] - side, 0)))
-        rows, scores = self._run(frame[y0 : y0 + side, x0 : x0 + side], x0, y0)
+        if small is not None and side / unit >= self.model.input_size:
+            # The same pixels reach the input at a fraction of the cost: shrinking a 1000 px
+            # window of the full frame took 5.7 ms, a fifth of a frame's model time.
+            sx, sy, sside = round(x0 / unit), round(y0 / unit), round(side / unit)
+            window = small[sy : sy + sside, sx : sx + sside]
+            rows, scores = self._run(window, sx * unit, sy * unit, unit)
+        else:
+            rows, scores = self._run(frame[y0 : y0 + side, x0 : x0 + side], x0, y0)
         if not len(rows):
             return None
         centre = np.array([x + w / 2, y + h / 2])
@@ -179,7 +188,7 @@ class FaceDetector:
         (the passes cut from it: about 15x cheaper than resizing every tile of a 2304x1296
         frame on its own), that scale's ``unit`` (frame pixels per pixel), and the tiles."""
         height, width = frame.shape[:2]
-        tiles = tile_boxes(width, height, self.tiles)
+        tiles = tile_boxes(width, height, self.tiles, multiple=self.model.input_size)
         if not tiles:
             return frame, 1.0, tiles
         unit = tiles[0][2] / self.model.input_size
