@@ -114,6 +114,8 @@ class MoodConfig:
         metadata=_spec("rows of detector tiles besides the whole frame", _between(0, 6)))
     detect_early_exit: bool = field(metadata=_spec(
         "skip the tiles when the whole-frame passes already give a face"))
+    detect_mirror: bool = field(metadata=_spec(
+        "short range scores a candidate's window and its mirror image, the gates take the mean"))
     min_candidate_score: float = field(metadata=_spec(
         "full-range candidates below min_face_score need short-range's confirmation",
         _between(0, 1)))

@@ -264,20 +264,22 @@ class Candidate:
 
 
 def make_candidate(spec: str, min_score: float) -> Candidate:
-    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT[:REFIND]]]]]]]`` -> a
-    detector with empty tallies (NEAR 0 leaves out the short-range whole-frame pass, WHOLE 0
+    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT[:REFIND[:MIRROR]]]]]]]]`` ->
+    a detector with empty tallies (NEAR 0 leaves out the short-range whole-frame pass, WHOLE 0
     the model's own whole-frame pass when there are tiles, EXIT 1 skips the tiles when the
     whole-frame passes give a confirmed face, REFIND the short-range score at which a strong
-    candidate must be found again)."""
-    model, tiles, score, candidate, confirm, near, whole, exit_, refind = [
-        *spec.split(":"), *[""] * 8][:9]
+    candidate must be found again, MIRROR 1 gates on the mean of short range's scores on the
+    window and its mirror image)."""
+    model, tiles, score, candidate, confirm, near, whole, exit_, refind, mirror = [
+        *spec.split(":"), *[""] * 9][:10]
     detector = FaceDetector(min_score=float(score or min_score), model=model,
                             tiles=int(tiles or 0),
                             candidate_score=float(candidate) if candidate else None,
                             confirm_score=float(confirm) if confirm else None,
                             near_pass=near != "0", whole_pass=whole != "0",
                             early_exit=exit_ == "1",
-                            refind_score=float(refind) if refind else None)
+                            refind_score=float(refind) if refind else None,
+                            mirror=mirror == "1")
     return Candidate(spec, detector, {})
 
 
@@ -348,7 +350,7 @@ def main() -> int:
     parser.add_argument("--distances", type=float, nargs="+", default=DISTANCES)
     parser.add_argument("--candidates", nargs="+",
                         metavar=("MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR[:WHOLE[:EXIT"
-                                 "[:REFIND]]]]]]]"),
+                                 "[:REFIND[:MIRROR]]]]]]]]"),
                         default=["short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()

@@ -240,6 +240,27 @@ def test_a_window_cut_from_the_shrunk_frame_boxes_the_face_as_the_full_frame_doe
 
 
 @pytest.mark.runtime
+@pytest.mark.parametrize(("px", "at"), [(240.0, (1000, 600)), (90.0, (2250, 300))])
+def test_a_mirrored_refind_scores_the_mean_of_the_window_and_its_mirror_image(
+        photos: dict, px: float, at: tuple[int, int]) -> None:
+    import dataclasses
+
+    from appliance.mood.faces import FaceDetector
+
+    # Mid-frame, and at the right edge where the window is pushed back inside the frame.
+    frame = room((photos["astronaut"], "astronaut", px, at))
+    (face,) = FaceDetector(model="full_range_sparse", tiles=2).detect(frame)
+    short = FaceDetector(min_score=0.05)
+    plain, mean = short.refine(frame, face), short.refine(frame, face, mirror=True)
+    x, y, w, h = face.box
+    flipped = np.ascontiguousarray(frame[:, ::-1])
+    twin = short.refine(flipped, dataclasses.replace(face, box=(2304 - x - w, y, w, h)))
+    assert plain is not None and mean is not None and twin is not None
+    assert mean.box == plain.box
+    assert mean.score == pytest.approx((plain.score + twin.score) / 2, abs=0.02)
+
+
+@pytest.mark.runtime
 def test_early_exit_skips_the_tiles_once_the_whole_frame_gives_a_face(photos: dict) -> None:
     from appliance.mood.faces import FaceDetector
 
@@ -255,3 +276,14 @@ def test_early_exit_skips_the_tiles_once_the_whole_frame_gives_a_face(photos: di
     (alone,) = FaceDetector(**settings, early_exit=True).detect(  # type: ignore[arg-type]
         room(far))
     assert abs(alone.box[0] + alone.box[2] / 2 - 1900) < 30
+
+
+@pytest.mark.runtime
+def test_the_config_sets_the_detector_cascade() -> None:
+    from appliance.mood.reader import detector_from_config
+
+    default = detector_from_config(parse_config({}))
+    assert (default.tiles, default.mirror, default.refind_score) == (2, True, 0.8)
+    plain = detector_from_config(parse_config({"mood": {"detect_mirror": False,
+                                                        "min_refind_score": 0.7}}))
+    assert (plain.mirror, plain.refind_score) == (False, 0.7)
