@@ -123,6 +123,8 @@ class MoodConfig:
         "short-range score that confirms such a candidate", _between(0, 1)))
     min_refind_score: float = field(metadata=_spec(
         "short-range score at which a full-range face must be found again", _between(0, 1)))
+    min_near_score: float = field(metadata=_spec(
+        "short-range score that keeps a candidate 1/15 of the frame wide or more", _between(0, 1)))
     min_face_px: float = field(
         metadata=_spec("narrowest face box classified, pixels", _between(0, 1000)))
     min_sharpness: float = field(

@@ -264,14 +264,15 @@ class Candidate:
 
 
 def make_candidate(spec: str, min_score: float) -> Candidate:
-    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT[:REFIND[:MIRROR]]]]]]]]`` ->
-    a detector with empty tallies (NEAR 0 leaves out the short-range whole-frame pass, WHOLE 0
+    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT[:REFIND[:MIRROR[:CLOSE]]]]]]]]]``
+    -> a detector with empty tallies (NEAR 0 leaves out the short-range whole-frame pass, WHOLE 0
     the model's own whole-frame pass when there are tiles, EXIT 1 skips the tiles when the
     whole-frame passes give a confirmed face, REFIND the short-range score at which a strong
     candidate must be found again, MIRROR 1 gates on the mean of short range's scores on the
-    window and its mirror image)."""
-    model, tiles, score, candidate, confirm, near, whole, exit_, refind, mirror = [
-        *spec.split(":"), *[""] * 9][:10]
+    window and its mirror image, CLOSE the short-range score that keeps a candidate 1/15 of
+    the frame wide)."""
+    model, tiles, score, candidate, confirm, near, whole, exit_, refind, mirror, close = [
+        *spec.split(":"), *[""] * 10][:11]
     detector = FaceDetector(min_score=float(score or min_score), model=model,
                             tiles=int(tiles or 0),
                             candidate_score=float(candidate) if candidate else None,
@@ -279,7 +280,8 @@ def make_candidate(spec: str, min_score: float) -> Candidate:
                             near_pass=near != "0", whole_pass=whole != "0",
                             early_exit=exit_ == "1",
                             refind_score=float(refind) if refind else None,
-                            mirror=mirror == "1")
+                            mirror=mirror == "1",
+                            near_score=float(close) if close else None)
     return Candidate(spec, detector, {})
 
 
@@ -350,7 +352,7 @@ def main() -> int:
     parser.add_argument("--distances", type=float, nargs="+", default=DISTANCES)
     parser.add_argument("--candidates", nargs="+",
                         metavar=("MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR[:WHOLE[:EXIT"
-                                 "[:REFIND[:MIRROR]]]]]]]]"),
+                                 "[:REFIND[:MIRROR[:CLOSE]]]]]]]]]"),
                         default=["short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()

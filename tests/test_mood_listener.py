@@ -261,6 +261,25 @@ def test_a_mirrored_refind_scores_the_mean_of_the_window_and_its_mirror_image(
 
 
 @pytest.mark.runtime
+def test_a_near_candidate_passes_the_lower_near_gate_and_a_far_one_does_not(
+        photos: dict) -> None:
+    from appliance.mood.faces import NEAR_SHARE, FaceDetector
+
+    settings = dict(model="full_range_sparse", tiles=2, candidate_score=0.5,
+                    confirm_score=0.9999, refind_score=0.9999)
+    gated = FaceDetector(**settings, near_score=0.7)  # type: ignore[arg-type]
+    near = room((photos["astronaut"], "astronaut", 240.0, (900, 500)))
+    far = room((photos["astronaut"], "astronaut", 100.0, (900, 500)))
+    assert NEAR_SHARE * 2304 < 240 and NEAR_SHARE * 2304 > 100
+    (kept,) = gated.detect(near)
+    assert abs(kept.box[0] + kept.box[2] / 2 - 900) < 30 and kept.score >= 0.7
+    assert gated.detect(far) == []  # no short-range score reaches 0.9999
+    assert FaceDetector(**settings).detect(near) == []  # type: ignore[arg-type]
+    loose = {**settings, "refind_score": 0.7}
+    assert len(FaceDetector(**loose).detect(far)) == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.runtime
 def test_early_exit_skips_the_tiles_once_the_whole_frame_gives_a_face(photos: dict) -> None:
     from appliance.mood.faces import FaceDetector
 
@@ -283,7 +302,8 @@ def test_the_config_sets_the_detector_cascade() -> None:
     from appliance.mood.reader import detector_from_config
 
     default = detector_from_config(parse_config({}))
-    assert (default.tiles, default.mirror, default.refind_score) == (2, True, 0.8)
+    assert (default.tiles, default.mirror, default.refind_score, default.near_score) == (
+        2, True, 0.8, 0.7)
     plain = detector_from_config(parse_config({"mood": {"detect_mirror": False,
                                                         "min_refind_score": 0.7}}))
     assert (plain.mirror, plain.refind_score) == (False, 0.7)

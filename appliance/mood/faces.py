@@ -44,6 +44,10 @@ __all__ = ["MODELS", "TILE_OVERLAP", "BlazeFaceModel", "Face", "FaceDetector", "
 
 log = logging.getLogger(__name__)
 
+#: Share of the frame's width from which a candidate counts as near for ``near_score``: 150
+#: px of a 2304 px frame, a face within about 1.9 m.
+NEAR_SHARE = 0.065
+
 
 class FaceDetector:
     """A BlazeFace model on one interpreter, built once, run on the frame or on tiles of it.
@@ -78,6 +82,9 @@ class FaceDetector:
         mirror: with a variant other than short range, short range's score on a candidate's
             window is the mean of the window's and its mirror image's (config
             ``mood.detect_mirror``); the confirm and re-find gates then apply to that mean.
+        near_score: with a variant other than short range, the short-range score that keeps
+            a candidate at least ``NEAR_SHARE`` of the frame wide, when lower than the gate
+            it would face otherwise (config ``mood.min_near_score``); None = no such gate.
 
     Raises:
         ModelError: the model is missing or its tensors are not the variant's.
@@ -88,6 +95,7 @@ class FaceDetector:
         model: str = "short_range", tiles: int = 0, candidate_score: float | None = None,
         confirm_score: float | None = None, near_pass: bool = True, whole_pass: bool = True,
         early_exit: bool = False, refind_score: float | None = None, mirror: bool = False,
+        near_score: float | None = None,
     ) -> None:
         if model not in MODELS:
             raise ModelError(f"face detector {model!r} is not known; use one of {sorted(MODELS)}")
@@ -103,6 +111,7 @@ class FaceDetector:
         self.whole_pass = whole_pass or not tiles
         self.early_exit = early_exit
         self.mirror = mirror
+        self.near_score = near_score
         self._interpreter = load_model(self.model_path, num_threads, self.model)
         self._input, self._boxes, self._scores = check_tensors(
             self._interpreter, self.model_path, self.model
@@ -115,7 +124,8 @@ class FaceDetector:
         fine_floor = min(min_score, refind_score) if refind_score is not None else min_score
         if mirror:
             # A mean that passes a gate may hold one score below it (at most by 1 - gate).
-            gate = min(self.confirm_score, refind_score or self.confirm_score)
+            gate = min(self.confirm_score, refind_score or self.confirm_score,
+                       near_score or self.confirm_score)
             fine_floor = min(fine_floor, max(2 * gate - 1, 0.05))
         self._fine = None if self.model is SHORT_RANGE else FaceDetector(
             min_score=fine_floor, num_threads=num_threads)
@@ -146,19 +156,24 @@ class FaceDetector:
             return faces
         refined = [(self._fine.refine(frame, face, small, unit, self.mirror), face)
                    for face in faces]
-        return [fine or face for fine, face in refined if self._kept(fine, face)]
+        near = NEAR_SHARE * frame.shape[1]
+        return [fine or face for fine, face in refined if self._kept(fine, face, near)]
 
-    def _kept(self, fine: Face | None, coarse: Face) -> bool:
+    def _kept(self, fine: Face | None, coarse: Face, near: float) -> bool:
         """A strong candidate stays if short range finds it again at ``refind_score`` (or
         always, without one); a weak one only if short range confirms it at
-        ``confirm_score``."""
-        if coarse.score >= self.min_score:
-            # Clutter that full range scores 0.75-0.8 is re-found by short range at 0.0-0.68,
-            # faces mostly above 0.7: on 600 face-free frames every false face went, and 1 of
-            # 280 faces (scripts/bench_distance.py --tune, seeds 1 and 2; README).
-            return self.refind_score is None or (
-                fine is not None and fine.score >= self.refind_score)
-        return fine is not None and fine.score >= self.confirm_score
+        ``confirm_score``; either at ``near_score`` when it is at least ``near`` wide."""
+        strong = coarse.score >= self.min_score
+        if strong and self.refind_score is None:
+            return True
+        gate = self.refind_score if strong and self.refind_score is not None else (
+            self.confirm_score)
+        if self.near_score is not None and coarse.box[2] >= near:
+            # Clutter as large as a face within 1.9 m reached a mean of 0.68 on 600
+            # face-free frames; near faces that short range, at the edge of its range on a
+            # wide window, scores 0.7-0.8 were lost (README round 8).
+            gate = min(gate, self.near_score)
+        return fine is not None and fine.score >= gate
 
     def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given faces (of an earlier frame) found again in ``frame``, each on a window

@@ -39,7 +39,8 @@ def detector_from_config(config: Config) -> FaceDetector:
                         candidate_score=mood.min_candidate_score,
                         confirm_score=mood.min_confirm_score,
                         refind_score=mood.min_refind_score,
-                        early_exit=mood.detect_early_exit, mirror=mood.detect_mirror)
+                        early_exit=mood.detect_early_exit, mirror=mood.detect_mirror,
+                        near_score=mood.min_near_score)
 
 
 class FaceReader:
