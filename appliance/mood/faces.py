@@ -124,8 +124,8 @@ class FaceDetector:
         fine_floor = min(min_score, refind_score) if refind_score is not None else min_score
         if mirror:
             # A mean that passes a gate may hold one score below it (at most by 1 - gate).
-            gate = min(self.confirm_score, refind_score or self.confirm_score,
-                       near_score or self.confirm_score)
+            gate = min(g for g in (self.confirm_score, refind_score, near_score)
+                       if g is not None)
             fine_floor = min(fine_floor, max(2 * gate - 1, 0.05))
         self._fine = None if self.model is SHORT_RANGE else FaceDetector(
             min_score=fine_floor, num_threads=num_threads)
@@ -156,19 +156,19 @@ class FaceDetector:
             return faces
         refined = [(self._fine.refine(frame, face, small, unit, self.mirror), face)
                    for face in faces]
-        near = NEAR_SHARE * frame.shape[1]
-        return [fine or face for fine, face in refined if self._kept(fine, face, near)]
+        near_width = NEAR_SHARE * frame.shape[1]
+        return [fine or face for fine, face in refined if self._kept(fine, face, near_width)]
 
-    def _kept(self, fine: Face | None, coarse: Face, near: float) -> bool:
+    def _kept(self, fine: Face | None, coarse: Face, near_width: float) -> bool:
         """A strong candidate stays if short range finds it again at ``refind_score`` (or
         always, without one); a weak one only if short range confirms it at
-        ``confirm_score``; either at ``near_score`` when it is at least ``near`` wide."""
-        strong = coarse.score >= self.min_score
-        if strong and self.refind_score is None:
-            return True
-        gate = self.refind_score if strong and self.refind_score is not None else (
-            self.confirm_score)
-        if self.near_score is not None and coarse.box[2] >= near:
+        ``confirm_score``; either at ``near_score`` when it is at least ``near_width`` wide."""
+        gate = self.confirm_score
+        if coarse.score >= self.min_score:
+            if self.refind_score is None:
+                return True
+            gate = self.refind_score
+        if self.near_score is not None and coarse.box[2] >= near_width:
             # Clutter as large as a face within 1.9 m reached a mean of 0.68 on 600
             # face-free frames; near faces that short range, at the edge of its range on a
             # wide window, scores 0.7-0.8 were lost (README round 8).
@@ -202,18 +202,17 @@ class FaceDetector:
         else:
             window, ox, oy, unit = frame[y0 : y0 + side, x0 : x0 + side], x0, y0, 1.0
         centre = np.array([x + w / 2, y + h / 2])
-        found = self._near(window, ox, oy, unit, centre, max(w, h) / 2)
+        found = self._best_at(window, ox, oy, unit, centre, max(w, h) / 2)
         if found is None or not mirror:
             return found
         # A face looks like a face in a mirror; the clutter that short range mistakes for
         # one mostly does not, so the mean of both scores parts them better (README round 7).
-        flipped = np.ascontiguousarray(window[:, ::-1])
         mirrored = np.array([2 * ox + window.shape[1] * unit - centre[0], centre[1]])
-        twin = self._near(flipped, ox, oy, unit, mirrored, max(w, h) / 2)
+        twin = self._best_at(cv2.flip(window, 1), ox, oy, unit, mirrored, max(w, h) / 2)
         return replace(found, score=(found.score + (twin.score if twin else 0.0)) / 2)
 
-    def _near(self, window: np.ndarray, x: float, y: float, unit: float, centre: np.ndarray,
-              reach: float) -> Face | None:
+    def _best_at(self, window: np.ndarray, x: float, y: float, unit: float,
+                 centre: np.ndarray, reach: float) -> Face | None:
         """The best face this detector finds in ``window`` (at x, y of the frame, ``unit``
         frame pixels a pixel) whose centre lies within ``reach`` of ``centre``."""
         rows, scores = self._run(window, x, y, unit)
