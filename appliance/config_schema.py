@@ -125,6 +125,9 @@ class MoodConfig:
         "short-range score at which a full-range face must be found again", _between(0, 1)))
     min_near_score: float = field(metadata=_spec(
         "short-range score that keeps a candidate 1/15 of the frame wide or more", _between(0, 1)))
+    min_second_look_score: float = field(metadata=_spec(
+        "gate of the second look at a dropped candidate on a tighter window; 1 = none",
+        _between(0, 1)))
     min_face_px: float = field(
         metadata=_spec("narrowest face box classified, pixels", _between(0, 1000)))
     min_sharpness: float = field(

@@ -58,6 +58,7 @@ class Tally:
     portraits: int = 0
     portraits_found: int = 0
     labelled: int = 0
+    labelled_found: int = 0
     correct: int = 0
     seconds: float = 0.0
 
@@ -223,7 +224,10 @@ def face_frames(args: argparse.Namespace, distance: float, seed: int
     """Frames with one face at ``distance``: (frame, true box, FER label or -1)."""
     rng = np.random.default_rng(seed + args.seed)
     photos = [skimage_photo(n) for n in BACKGROUNDS]
-    fer = fer_faces(args.fer, args.frames, rng, 0 if args.tune else 1)
+    # --same-faces draws the FER faces independently of the distance, so every distance shows
+    # the same faces (a paired comparison of emotion accuracy across distances).
+    fer_rng = np.random.default_rng(args.seed) if args.same_faces else rng
+    fer = fer_faces(args.fer, args.frames, fer_rng, 0 if args.tune else 1)
     people = portraits()
     width_px = 284 / distance * args.width / 2304
     for k in range(args.frames):
@@ -264,15 +268,16 @@ class Candidate:
 
 
 def make_candidate(spec: str, min_score: float) -> Candidate:
-    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT[:REFIND[:MIRROR[:CLOSE]]]]]]]]]``
+    """``MODEL:TILES[:SCORE[:CANDIDATE[:CONFIRM[:NEAR[:WHOLE[:EXIT[:REFIND[:MIRROR[:CLOSE[:SECOND]]]]]]]]]]``
     -> a detector with empty tallies (NEAR 0 leaves out the short-range whole-frame pass, WHOLE 0
     the model's own whole-frame pass when there are tiles, EXIT 1 skips the tiles when the
     whole-frame passes give a confirmed face, REFIND the short-range score at which a strong
     candidate must be found again, MIRROR 1 gates on the mean of short range's scores on the
     window and its mirror image, CLOSE the short-range score that keeps a candidate 1/15 of
-    the frame wide)."""
-    model, tiles, score, candidate, confirm, near, whole, exit_, refind, mirror, close = [
-        *spec.split(":"), *[""] * 10][:11]
+    the frame wide, SECOND the gate of the second look on a tighter window)."""
+    fields = [*spec.split(":"), *[""] * 11][:12]
+    model, tiles, score, candidate, confirm, near, whole, exit_, refind, mirror, close = fields[:11]
+    second = fields[11]
     detector = FaceDetector(min_score=float(score or min_score), model=model,
                             tiles=int(tiles or 0),
                             candidate_score=float(candidate) if candidate else None,
@@ -281,7 +286,8 @@ def make_candidate(spec: str, min_score: float) -> Candidate:
                             early_exit=exit_ == "1",
                             refind_score=float(refind) if refind else None,
                             mirror=mirror == "1",
-                            near_score=float(close) if close else None)
+                            near_score=float(close) if close else None,
+                            second_score=float(second) if second else None)
     return Candidate(spec, detector, {})
 
 
@@ -302,6 +308,7 @@ def score_frame(candidate: Candidate, classifier: EmotionClassifier, tally: Tall
         tally.portraits_found += hit is not None
     else:
         tally.labelled += 1
+        tally.labelled_found += probs is not None
         if probs is not None:
             tally.correct += int(np.argmax(probs)) == classifier.labels.index(LABELS[label])
 
@@ -325,14 +332,14 @@ def report(c: Candidate, empty: int) -> None:
     """Markdown rows of one candidate."""
     print(f"\n### {c.spec}: false faces {c.false} on {empty} face-free frames\n")
     print("| distance m | face px | found | portraits found | FER faces found | "
-          "emotion acc (FER) | ms/frame |")
-    print("|---|---|---|---|---|---|---|")
+          "emotion right (FER, misses wrong) | emotion acc on found | ms/frame |")
+    print("|---|---|---|---|---|---|---|---|")
     for d, t in c.tallies.items():
         acc = f"{t.correct}/{t.labelled} = {t.correct / t.labelled:.0%}" if t.labelled else "n/a"
-        fer = t.found - t.portraits_found
+        on_found = (f"{t.correct / t.labelled_found:.1%}" if t.labelled_found else "n/a")
         print(f"| {d:g} | {284 / d:.0f} | {t.found}/{t.frames} | "
-              f"{t.portraits_found}/{t.portraits} | {fer}/{t.labelled} | {acc} | "
-              f"{t.seconds / t.frames * 1000:.1f} |")
+              f"{t.portraits_found}/{t.portraits} | {t.labelled_found}/{t.labelled} | {acc} | "
+              f"{on_found} | {t.seconds / t.frames * 1000:.1f} |")
 
 
 def main() -> int:
@@ -350,14 +357,18 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0,
                         help="added to every frame seed (tune on one, report on another)")
     parser.add_argument("--distances", type=float, nargs="+", default=DISTANCES)
+    parser.add_argument("--same-faces", action="store_true",
+                        help="the same FER faces at every distance (paired emotion accuracy)")
+    parser.add_argument("--emotion-model", type=Path,
+                        help="a .tflite emotion model with its .json (default: the shipped one)")
     parser.add_argument("--candidates", nargs="+",
                         metavar=("MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR[:WHOLE[:EXIT"
-                                 "[:REFIND[:MIRROR[:CLOSE]]]]]]]]]"),
+                                 "[:REFIND[:MIRROR[:CLOSE[:SECOND]]]]]]]]]]"),
                         default=["short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()
     cv2.setNumThreads(1)  # the figures are for one thread, OpenCV's resizes included
-    classifier = EmotionClassifier()
+    classifier = EmotionClassifier(args.emotion_model)
     print(f"{args.width}x{args.height} frames, {args.frames} per distance, runtime "
           f"{runtime_name()}, FER faces: {'yes' if args.fer else 'no (portraits only)'}")
     candidates = [make_candidate(spec, args.min_score) for spec in args.candidates]

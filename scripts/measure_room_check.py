@@ -1,6 +1,7 @@
 """Time and memory of a room-scale mood check on full-view frames, as the config sets it up.
 
-    .venv/bin/python scripts/measure_room_check.py [--repeats 15] [--size 2304x1296]
+    .venv/bin/python scripts/measure_room_check.py [--repeats 15] [--size 2304x1296] \
+        [--set mood.min_second_look_score=1 ...]
 
 Five frames of the given size (default Camera Module 3's binned full view) hold the
 public-domain astronaut portrait with her face about 114 px wide (a listener 2.5 m away) and
@@ -21,6 +22,7 @@ import os
 import statistics
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,16 @@ def frames(size: tuple[int, int]) -> list[np.ndarray]:
     return out
 
 
+def overrides(settings: list[str]) -> dict:
+    """``SECTION.KEY=VALUE`` settings (VALUE in TOML) as a config mapping."""
+    out: dict = {}
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        section, _, key = name.partition(".")
+        out.setdefault(section, {})[key] = tomllib.loads(f"v = {value}")["v"]
+    return out
+
+
 def vm(field: str) -> float:
     """A ``/proc/self/status`` memory field in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -72,10 +84,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--size", default="2304x1296")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a config setting other than the default (TOML value)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     size = parse_size(args.size) or (2304, 1296)
-    config = parse_config({})
+    config = parse_config(overrides(args.set))
     reader = FaceReader.from_config(config)
     mood = config.mood
     gates = Gates(mood.min_face_px, mood.min_sharpness, mood.max_turn)
@@ -99,7 +113,7 @@ def main() -> int:
         checks.append((time.perf_counter() - start) * 1000)
         peaks.append(vm("VmHWM") - idle)
     print(f"{size[0]}x{size[1]} frames, detector {mood.detector} tiles {mood.detect_tiles}, "
-          f"{runtime_name()}, one CPU, {args.repeats} repeats")
+          f"{runtime_name()}, one CPU, {args.repeats} repeats, settings {args.set or 'default'}")
     print(f"listener found in frame 1: {seen.listener is not None}, people {seen.people}")
     print(f"one frame detect+choose+classify: median {statistics.median(per_frame):.1f} ms "
           f"(min {min(per_frame):.1f})")

@@ -4,6 +4,8 @@ full-view frame at sofa distance. Real public-domain photos pasted into large fr
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import pytest
@@ -279,6 +281,48 @@ def test_a_near_candidate_passes_the_lower_near_gate_and_a_far_one_does_not(
     assert len(FaceDetector(**loose).detect(far)) == 1  # type: ignore[arg-type]
 
 
+def _spans(detector: Any, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The window span of every refine its short range runs from now on."""
+    from appliance.mood.faces import WINDOW_SPAN
+
+    fine, calls = detector._fine, []
+    refine = fine.refine
+
+    def counting(frame: np.ndarray, face: Any, small: Any = None, unit: float = 1.0,
+                 mirror: bool = False, span: float = WINDOW_SPAN) -> Any:
+        calls.append(span)
+        return refine(frame, face, small, unit, mirror, span)
+
+    monkeypatch.setattr(fine, "refine", counting)
+    return calls
+
+
+@pytest.mark.runtime
+def test_a_dropped_candidate_gets_a_second_look_on_a_tighter_window(
+        photos: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.mood.faces import SECOND_SPAN, FaceDetector
+
+    settings = dict(model="full_range_sparse", tiles=2, candidate_score=0.5, mirror=True,
+                    confirm_score=0.9999, refind_score=0.9999)
+    frame = room((photos["astronaut"], "astronaut", 100.0, (900, 500)))
+    assert FaceDetector(**settings).detect(frame) == []  # type: ignore[arg-type]
+    # Both looks' mean is at most 1 and a 100 px face adds nothing for its width, so 1.01
+    # can never pass, while 0 passes whatever short range sees from SECOND_FLOOR up.
+    never = FaceDetector(**settings, second_score=1.01)  # type: ignore[arg-type]
+    assert never.detect(frame) == []
+    looks = FaceDetector(**settings, second_score=0.0)  # type: ignore[arg-type]
+    spans = _spans(looks, monkeypatch)
+    (kept,) = looks.detect(frame)
+    assert abs(kept.box[0] + kept.box[2] / 2 - 900) < 30
+    assert SECOND_SPAN in spans
+    # A candidate the gates keep is never looked at twice: the second look costs only
+    # where the first one left it unsure.
+    loose_settings: dict[str, Any] = {**settings, "refind_score": 0.5, "confirm_score": 0.5}
+    loose = FaceDetector(**loose_settings, second_score=0.0)
+    loose_spans = _spans(loose, monkeypatch)
+    assert len(loose.detect(frame)) == 1 and SECOND_SPAN not in loose_spans
+
+
 @pytest.mark.runtime
 def test_early_exit_skips_the_tiles_once_the_whole_frame_gives_a_face(photos: dict) -> None:
     from appliance.mood.faces import FaceDetector
@@ -305,5 +349,7 @@ def test_the_config_sets_the_detector_cascade() -> None:
     assert (default.tiles, default.mirror, default.refind_score, default.near_score) == (
         2, True, 0.8, 0.7)
     plain = detector_from_config(parse_config({"mood": {"detect_mirror": False,
-                                                        "min_refind_score": 0.7}}))
-    assert (plain.mirror, plain.refind_score) == (False, 0.7)
+                                                        "min_refind_score": 0.7,
+                                                        "min_second_look_score": 1.0}}))
+    assert (plain.mirror, plain.refind_score, plain.second_score) == (False, 0.7, None)
+    assert default.second_score == 0.775

@@ -15,6 +15,7 @@ full-range model is boxed again by short range, on whose boxes the crop geometry
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -47,6 +48,20 @@ log = logging.getLogger(__name__)
 #: Share of the frame's width from which a candidate counts as near for ``near_score``: 150
 #: px of a 2304 px frame, a face within about 1.9 m.
 NEAR_SHARE = 0.065
+#: Short range's window around a candidate, in box sides: the face then fills about a fifth
+#: of the input, where short range is surest.
+WINDOW_SPAN = 4.5
+#: The second look's window: the face fills about a third of the input, a scale at which
+#: far faces that the wide window leaves unsure often score high and clutter seldom does.
+SECOND_SPAN = 3.0
+#: The lowest mean of the first look that earns a candidate a second look.
+SECOND_FLOOR = 0.5
+#: How much the second look's gate falls per unit of log width, and the width (share of the
+#: frame: 100 px of 2304) at which the gate is ``second_score`` itself. Clutter that short
+#: range mistakes for a face is mostly small; both were fitted on the tuning frames' score
+#: log (README round 9).
+SECOND_SLOPE = 0.075
+SECOND_SHARE = 100 / 2304
 
 
 class FaceDetector:
@@ -85,6 +100,11 @@ class FaceDetector:
         near_score: with a variant other than short range, the short-range score that keeps
             a candidate at least ``NEAR_SHARE`` of the frame wide, when lower than the gate
             it would face otherwise (config ``mood.min_near_score``); None = no such gate.
+        second_score: with a variant other than short range, a candidate the gates drop
+            although short range scored it ``SECOND_FLOOR`` or more is looked at again on a
+            window ``SECOND_SPAN`` box sides wide; it is kept when the mean of both looks,
+            plus ``SECOND_SLOPE`` per unit of log width above ``SECOND_SHARE`` of the frame,
+            reaches this (config ``mood.min_second_look_score``); None = no second look.
 
     Raises:
         ModelError: the model is missing or its tensors are not the variant's.
@@ -95,7 +115,7 @@ class FaceDetector:
         model: str = "short_range", tiles: int = 0, candidate_score: float | None = None,
         confirm_score: float | None = None, near_pass: bool = True, whole_pass: bool = True,
         early_exit: bool = False, refind_score: float | None = None, mirror: bool = False,
-        near_score: float | None = None,
+        near_score: float | None = None, second_score: float | None = None,
     ) -> None:
         if model not in MODELS:
             raise ModelError(f"face detector {model!r} is not known; use one of {sorted(MODELS)}")
@@ -112,6 +132,7 @@ class FaceDetector:
         self.early_exit = early_exit
         self.mirror = mirror
         self.near_score = near_score
+        self.second_score = second_score
         self._interpreter = load_model(self.model_path, num_threads, self.model)
         self._input, self._boxes, self._scores = check_tensors(
             self._interpreter, self.model_path, self.model
@@ -157,7 +178,9 @@ class FaceDetector:
         refined = [(self._fine.refine(frame, face, small, unit, self.mirror), face)
                    for face in faces]
         near_width = NEAR_SHARE * frame.shape[1]
-        return [fine or face for fine, face in refined if self._kept(fine, face, near_width)]
+        return [fine or face for fine, face in refined
+                if self._kept(fine, face, near_width)
+                or self._second_look(frame, fine, face, small, unit)]
 
     def _kept(self, fine: Face | None, coarse: Face, near_width: float) -> bool:
         """A strong candidate stays if short range finds it again at ``refind_score`` (or
@@ -175,6 +198,21 @@ class FaceDetector:
             gate = min(gate, self.near_score)
         return fine is not None and fine.score >= gate
 
+    def _second_look(self, frame: np.ndarray, fine: Face | None, coarse: Face,
+                     small: np.ndarray, unit: float) -> bool:
+        """Whether a candidate the gates dropped passes the second look (``second_score``)."""
+        if self.second_score is None or fine is None or fine.score < SECOND_FLOOR:
+            return False
+        assert self._fine is not None  # only a cascade has gates
+        tight = self._fine.refine(frame, coarse, small, unit, self.mirror, SECOND_SPAN)
+        if tight is None:
+            return False
+        # Far faces the wide window left at 0.6-0.8 mostly scored higher on the tight one, and
+        # clutter that short range rates that high is mostly small (README round 9).
+        share = coarse.box[2] / frame.shape[1]
+        score = (fine.score + tight.score) / 2 + SECOND_SLOPE * math.log(share / SECOND_SHARE)
+        return score >= self.second_score
+
     def follow(self, frame: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given faces (of an earlier frame) found again in ``frame``, each on a window
         around where it was, by short range: one small pass per person instead of a whole
@@ -184,14 +222,15 @@ class FaceDetector:
         return [f for f in found if f is not None and f.score >= self.min_score]
 
     def refine(self, frame: np.ndarray, face: Face, small: np.ndarray | None = None,
-               unit: float = 1.0, mirror: bool = False) -> Face | None:
-        """``face`` boxed again by this detector on a window 4.5 box sides wide around it (the
-        face then fills about a fifth of the input, where short range is surest); None when
-        nothing is found there. ``small`` is the frame already shrunk ``unit`` times: a
-        window that still fills the input there is cut from it. With ``mirror`` the score is
-        the mean of the window's and its mirror image's (0 where the mirror shows none)."""
+               unit: float = 1.0, mirror: bool = False, span: float = WINDOW_SPAN
+               ) -> Face | None:
+        """``face`` boxed again by this detector on a window ``span`` box sides wide around
+        it; None when nothing is found there. ``small`` is the frame already shrunk ``unit``
+        times: a window that still fills the input there is cut from it. With ``mirror`` the
+        score is the mean of the window's and its mirror image's (0 where the mirror shows
+        none)."""
         x, y, w, h = face.box
-        side = int(4.5 * max(w, h))
+        side = int(span * max(w, h))
         x0 = int(min(max(x + w / 2 - side / 2, 0), max(frame.shape[1] - side, 0)))
         y0 = int(min(max(y + h / 2 - side / 2, 0), max(frame.shape[0] - side, 0)))
         if small is not None and side / unit >= self.model.input_size:

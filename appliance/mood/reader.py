@@ -40,7 +40,9 @@ def detector_from_config(config: Config) -> FaceDetector:
                         confirm_score=mood.min_confirm_score,
                         refind_score=mood.min_refind_score,
                         early_exit=mood.detect_early_exit, mirror=mood.detect_mirror,
-                        near_score=mood.min_near_score)
+                        near_score=mood.min_near_score,
+                        second_score=(mood.min_second_look_score
+                                      if mood.min_second_look_score < 1 else None))
 
 
 class FaceReader:
