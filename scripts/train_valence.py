@@ -3,10 +3,17 @@
     python scripts/train_valence.py --data DIR            # or set MOODBOX_4Q_DIR
     python scripts/train_valence.py --data DIR --hidden 32 --out build/valence/mlp.json
 
+The model is trained on window rows: each clip's 10-s windows (``window_features``, as the
+appliance reads a track) are separate rows carrying the clip's label, and the quantile step is
+fitted on those rows. The box predicts a track from the length-weighted mean of its windows
+(``track_features``), so the runtime and the file format are unchanged. ``--train-on tracks``
+fits on one mean row per clip instead (the recipe before issue 14).
+
 Features are computed with the package's own code (``appliance.music.audio_features``) and
 cached under ``build/valence/`` (git-ignored), resumably: an interrupted run goes on where it
-stopped, and a change to the feature code starts a new cache. Training takes seconds; the
-cross-validated figures come from ``scripts/evaluate_music.py`` with the same settings.
+stopped, and a change to the feature code starts a new cache. Training takes seconds (about
+15 on 2,696 windows); the cross-validated figures come from ``scripts/evaluate_music.py``
+with the same settings.
 Needs only numpy and PyAV (the appliance's own dependencies).
 """
 
@@ -31,11 +38,17 @@ DEFAULT_OUT = ROOT / "models" / "valence.json"
 #: The settings the shipped model was trained with (chosen by evaluate_music.py's CV).
 SHIPPED = valence_model.FitConfig(hidden=32, l2=0.05, members=3, quantiles=65)
 FORMAT = 2  # quantile step + members; estimate.py still reads format 1 (one member)
+#: What a model can be fitted on (the first is the shipped model's): every 10-s window of a
+#: clip, or each clip's mean row.
+TRAIN_ON = ("windows", "tracks")
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--hidden``, ``--l2``, ``--steps``, ``--seed``, ``--members`` and ``--quantiles``,
-    defaulting to the shipped model's."""
+    """``--train-on``, ``--hidden``, ``--l2``, ``--steps``, ``--seed``, ``--members`` and
+    ``--quantiles``, defaulting to the shipped model's."""
+    parser.add_argument("--train-on", choices=TRAIN_ON, default=TRAIN_ON[0],
+                        help="rows to fit on: each 10-s window, or each clip's mean "
+                             "(default %(default)s)")
     parser.add_argument("--hidden", type=int, default=SHIPPED.hidden,
                         help="ReLU units in a hidden layer; 0 = linear (default %(default)s)")
     parser.add_argument("--l2", type=float, default=SHIPPED.l2,
@@ -56,6 +69,15 @@ def fit_config(args: argparse.Namespace) -> valence_model.FitConfig:
                                    quantiles=args.quantiles)
 
 
+def training_rows(rows: valence_features.WindowRows, clips: int,
+                  train_on: str) -> tuple[np.ndarray, np.ndarray]:
+    """The rows to fit on and the index of each row's clip: every window (``"windows"``) or
+    each clip's length-weighted mean (``"tracks"``)."""
+    if train_on == "tracks":
+        return rows.tracks(clips), np.arange(clips)
+    return rows.x, rows.clip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Compute (or load) the features, fit on every clip, write the model file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,16 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     add_fit_arguments(parser)
     args = parser.parse_args(argv)
     clips = music4q.load_clips(music4q.data_dir(args.data))
-    x, seconds = valence_features.clip_features(clips)
+    rows = valence_features.window_rows(clips)
+    x, owner = training_rows(rows, len(clips), args.train_on)
     quadrant = np.array([c.quadrant for c in clips])
     config = fit_config(args)
-    model = valence_model.fit_ensemble(x, quadrant, config)
-    spec = to_spec(model, args.name, config, len(clips))
+    model = valence_model.fit_ensemble(x, quadrant[owner], config)
+    spec = to_spec(model, args.name, config, len(clips), _rows_note(args.train_on, len(x)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(spec, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB): {config}, "
-          f"{len(clips)} clips, features {seconds:.3f} s CPU per clip")
+          f"{len(clips)} clips as {spec['rows']}, features {rows.seconds:.3f} s CPU per clip")
     return 0
+
+
+def _rows_note(train_on: str, count: int) -> str:
+    if train_on == "tracks":
+        return f"{count} clip means (length-weighted mean of the 10-s windows)"
+    return f"{count} 10-s windows, each with its clip's label; tracks predicted from their mean"
 
 
 def _numbers(a: np.ndarray) -> list[object]:
@@ -90,13 +119,15 @@ def _member(model: valence_model.QuadrantModel) -> dict[str, object]:
 
 
 def to_spec(model: valence_model.Ensemble, name: str, config: valence_model.FitConfig,
-            clips: int) -> dict[str, object]:
-    """The JSON document ``appliance.music.estimate.ValenceEstimator`` loads."""
+            clips: int, rows: str) -> dict[str, object]:
+    """The JSON document ``appliance.music.estimate.ValenceEstimator`` loads (``rows`` says
+    what it was fitted on; the loader does not read it)."""
     spec: dict[str, object] = {
         "name": name,
         "format": FORMAT,
         "trained_on": f"4Q audio emotion data set (Panda et al. 2018), {clips} clips",
         "fit": vars(config),
+        "rows": rows,
         "windows": 3,
         "window_s": 10.0,
         "features_version": FEATURES_VERSION,

@@ -1,8 +1,14 @@
-"""Features of the 4Q clips, computed once with the package's own code and cached in build/.
+"""Window features of the 4Q clips, computed once with the package's own code, cached in build/.
+
+Each clip is read as the appliance reads a track (``audio.read_excerpt``: 3 windows of 10 s)
+and every window long enough for one analysis frame gives a row of ``window_features``. The
+model is trained on these rows (each with its clip's label) and a track is predicted from the
+length-weighted mean of its rows, which is exactly what ``audio_features.track_features``
+gives on the box (``WindowRows.tracks``).
 
 The cache file's name carries ``FEATURES_VERSION`` and a hash of the feature names, so changed
-features start a new cache instead of mixing old and new columns. Extraction
-is resumable: rows are saved every ``SAVE_EVERY`` clips and a rerun goes on from there.
+features start a new cache instead of mixing old and new columns. Extraction is resumable:
+rows are saved every ``SAVE_EVERY`` clips and a rerun goes on from there.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +31,36 @@ from appliance.music import audio, audio_features  # noqa: E402
 
 CACHE_DIR = ROOT / "build" / "valence"
 SAVE_EVERY = 50
+_WIDTH = len(audio_features.FEATURE_NAMES)
+# song id -> (windows x features, samples per window); no rows for a clip that failed
+_Done = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """Window feature rows of a list of clips.
+
+    Attributes:
+        x: windows x features (float64, as ``window_features`` computes them).
+        clip: the index of each row's clip in the list the rows were made for.
+        length: samples in each row's window (the weight of its row in the track's mean).
+        seconds: CPU seconds per clip of decode and features (this run's mean, or the cache's).
+    """
+
+    x: np.ndarray
+    clip: np.ndarray
+    length: np.ndarray
+    seconds: float
+
+    def tracks(self, count: int) -> np.ndarray:
+        """Clips x features: each clip's length-weighted mean row, as ``track_features``
+        computes it (float32); a row of NaN for a clip with no window."""
+        out = np.full((count, _WIDTH), np.nan, np.float32)
+        for i in np.unique(self.clip):
+            mine = self.clip == i
+            weights = self.length[mine].astype(np.float64)
+            out[i] = (weights @ self.x[mine] / weights.sum()).astype(np.float32)
+        return out
 
 
 def feature_version() -> str:
@@ -32,19 +69,12 @@ def feature_version() -> str:
     return f"v{audio_features.FEATURES_VERSION}-{hashlib.sha256(names).hexdigest()[:8]}"
 
 
-def clip_features(clips: list[Clip], cache_dir: Path = CACHE_DIR) -> tuple[np.ndarray, float]:
-    """Clips x features (a row of NaN for a clip that failed) and CPU seconds per clip.
-
-    The seconds are the mean of the clips computed in this call, or the cached mean.
-    """
-    cache = cache_dir / f"features-{feature_version()}.npz"
+def window_rows(clips: list[Clip], cache_dir: Path | None = None) -> WindowRows:
+    """The window rows of ``clips`` (a clip that fails to decode has none), cached in
+    ``cache_dir`` (default ``CACHE_DIR``)."""
+    cache = (cache_dir or CACHE_DIR) / f"windows-{feature_version()}.npz"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    done: dict[str, np.ndarray] = {}
-    seconds: list[float] = []
-    if cache.exists():
-        with np.load(cache) as saved:
-            done = dict(zip(saved["ids"].tolist(), saved["rows"], strict=True))
-            seconds = saved["seconds"].tolist()
+    done, seconds = _load(cache)
     todo = [c for c in clips if c.song_id not in done]
     for n, clip in enumerate(todo, 1):
         started = time.process_time()
@@ -54,21 +84,44 @@ def clip_features(clips: list[Clip], cache_dir: Path = CACHE_DIR) -> tuple[np.nd
             _save(cache, done, seconds)
             print(f"features: {len(done)}/{len(clips)} clips, "
                   f"{np.mean(seconds):.3f} s CPU each", file=sys.stderr)
-    rows = np.stack([done[c.song_id] for c in clips])
-    return rows, float(np.mean(seconds)) if seconds else float("nan")
+    parts = [done[c.song_id] for c in clips]
+    return WindowRows(
+        x=np.concatenate([rows for rows, _ in parts]),
+        clip=np.concatenate([np.full(len(lengths), i) for i, (_, lengths) in enumerate(parts)]),
+        length=np.concatenate([lengths for _, lengths in parts]),
+        seconds=float(np.mean(seconds)) if seconds else float("nan"))
 
 
-def _one(clip: Clip) -> np.ndarray:
+def _one(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of one clip's windows, skipping those ``track_features`` skips."""
     try:
         excerpt = audio.read_excerpt(clip.path)
-        return audio_features.track_features(excerpt.windows)
+        usable = [w for w in excerpt.windows if len(w) >= audio_features.N_FFT]
+        if not usable:
+            raise ValueError("no window is long enough for one analysis frame")
+        rows = np.stack([audio_features.window_features(w) for w in usable])
+        return rows.astype(np.float64), np.array([len(w) for w in usable], np.int64)
     except (AudioError, ValueError) as exc:
         print(f"features: {clip.song_id}: {exc}", file=sys.stderr)
-        return np.full(len(audio_features.FEATURE_NAMES), np.nan, np.float32)
+        return np.zeros((0, _WIDTH)), np.zeros(0, np.int64)
 
 
-def _save(cache: Path, done: dict[str, np.ndarray], seconds: list[float]) -> None:
+def _load(cache: Path) -> tuple[_Done, list[float]]:
+    if not cache.exists():
+        return {}, []
+    with np.load(cache) as saved:
+        ends = np.cumsum(saved["counts"])
+        rows = np.split(saved["rows"], ends[:-1])
+        lengths = np.split(saved["lengths"], ends[:-1])
+        done = dict(zip(saved["ids"].tolist(), zip(rows, lengths, strict=True), strict=True))
+        return done, saved["seconds"].tolist()
+
+
+def _save(cache: Path, done: _Done, seconds: list[float]) -> None:
     partial = cache.with_suffix(".tmp.npz")
-    np.savez(partial, ids=np.array(list(done)), rows=np.stack(list(done.values())),
+    np.savez(partial, ids=np.array(list(done)),
+             counts=np.array([len(lengths) for _, lengths in done.values()]),
+             rows=np.concatenate([rows for rows, _ in done.values()]),
+             lengths=np.concatenate([lengths for _, lengths in done.values()]),
              seconds=np.array(seconds))
     partial.replace(cache)  # atomic: an interrupted run keeps the last complete save
