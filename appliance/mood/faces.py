@@ -56,8 +56,8 @@ WINDOW_SPAN = 4.5
 SECOND_SPAN = 3.0
 #: The lowest mean of the first look that earns a candidate a second look.
 SECOND_FLOOR = 0.5
-#: How much the second look's gate falls per unit of log width, and the width (share of the
-#: frame: 100 px of 2304) at which the gate is ``second_score`` itself. Clutter that short
+#: How much the second look's score gains per unit of log width, and the width (share of the
+#: frame: 100 px of 2304) at which it gains nothing. Clutter that short
 #: range mistakes for a face is mostly small; both were fitted on the tuning frames' score
 #: log (README round 9).
 SECOND_SLOPE = 0.075
@@ -103,8 +103,9 @@ class FaceDetector:
         second_score: with a variant other than short range, a candidate the gates drop
             although short range scored it ``SECOND_FLOOR`` or more is looked at again on a
             window ``SECOND_SPAN`` box sides wide; it is kept when the mean of both looks,
-            plus ``SECOND_SLOPE`` per unit of log width above ``SECOND_SHARE`` of the frame,
-            reaches this (config ``mood.min_second_look_score``); None = no second look.
+            plus ``SECOND_SLOPE`` times the log of its width over ``SECOND_SHARE`` of the
+            frame's, reaches this (config ``mood.min_second_look_score``); None = no second
+            look.
 
     Raises:
         ModelError: the model is missing or its tensors are not the variant's.
