@@ -96,9 +96,7 @@ def _one(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
     """The rows of one clip's windows, skipping those ``track_features`` skips."""
     try:
         excerpt = audio.read_excerpt(clip.path)
-        usable = [w for w in excerpt.windows if len(w) >= audio_features.N_FFT]
-        if not usable:
-            raise ValueError("no window is long enough for one analysis frame")
+        usable = audio_features.usable_windows(excerpt.windows)
         rows = np.stack([audio_features.window_features(w) for w in usable])
         return rows.astype(np.float64), np.array([len(w) for w in usable], np.int64)
     except (AudioError, ValueError) as exc:

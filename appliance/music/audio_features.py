@@ -56,12 +56,22 @@ def track_features(windows: Sequence[np.ndarray]) -> np.ndarray:
     Raises:
         ValueError: no window holds at least one STFT frame of audio.
     """
-    usable = [w for w in windows if len(w) >= N_FFT]
-    if not usable:
-        raise ValueError("no window is long enough for one analysis frame")
+    usable = usable_windows(windows)
     vectors = np.stack([window_features(w) for w in usable])
     weights = np.array([len(w) for w in usable], dtype=np.float64)
     return (weights @ vectors / weights.sum()).astype(np.float32)
+
+
+def usable_windows(windows: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The windows that hold at least one STFT frame of audio.
+
+    Raises:
+        ValueError: none does.
+    """
+    usable = [w for w in windows if len(w) >= N_FFT]
+    if not usable:
+        raise ValueError("no window is long enough for one analysis frame")
+    return usable
 
 
 def window_features(audio: np.ndarray) -> np.ndarray:
