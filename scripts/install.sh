@@ -197,12 +197,14 @@ install_package() {  # $1 = extra, rest = constraint lines
   changed "installed the moodbox package with the $extra runtime (${*:-no constraints})"
 }
 
-install_models() {  # into the folder the installed package looks in for its shipped model
+install_models() {  # into the folder the installed package looks in for its shipped models
   local venv=$ROOT/opt/moodbox/venv folder f
   folder=$("$venv/bin/python" -I -c \
     'from appliance.mood.classifier import DEFAULT_MODEL; print(DEFAULT_MODEL.parent)') ||
     die "the installed package does not say where its model goes (pip install failed?)"
-  local models=("$CHECKOUT"/models/emotion.tflite "$CHECKOUT"/models/emotion.json)
+  # The emotion model and its contract; the valence model and the music tagger it reads.
+  local models=("$CHECKOUT"/models/{emotion.tflite,emotion.json,valence.json}
+    "$CHECKOUT"/models/{musicnn-msd.tflite,MUSICNN_LICENSE})
   for f in "${models[@]}"; do
     [[ -f $f ]] || die "$f is missing from the checkout"
     put_file "$f" "$folder/$(basename "$f")" 0644

@@ -1,4 +1,5 @@
-"""Multiply-accumulates per invoke of the face detectors and the emotion model, from the files.
+"""Multiply-accumulates per invoke of the face detectors, the emotion model and the music
+tagger, from the files.
 
     .venv/bin/python scripts/measure_macs.py
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from appliance.mood import runtime  # noqa: E402
 from appliance.mood.classifier import DEFAULT_MODEL  # noqa: E402
 from appliance.mood.faces import MODELS, find_model, tile_boxes  # noqa: E402
+from appliance.music import tagger  # noqa: E402
 
 
 def count_macs(path: Path) -> int:
@@ -63,6 +65,8 @@ def main() -> int:
               f"{frame / 1e6:.0f} M MACs per frame")
     follow = macs["short_range"] + emotion
     print(f"a later frame of the burst, one person followed: {follow / 1e6:.0f} M MACs")
+    patch = count_macs(tagger.DEFAULT_MODEL)
+    print(f"music tagger: {patch / 1e6:.0f} M MACs per 3-s patch")
     return 0
 
 

@@ -3,18 +3,17 @@
     python scripts/train_valence.py --data DIR            # or set MOODBOX_4Q_DIR
     python scripts/train_valence.py --data DIR --hidden 32 --out build/valence/mlp.json
 
-The model is trained on window rows: each clip's 10-s windows (``window_features``, as the
-appliance reads a track) are separate rows carrying the clip's label, and the quantile step is
-fitted on those rows. The box predicts a track from the length-weighted mean of its windows
-(``track_features``), so the runtime and the file format are unchanged. ``--train-on tracks``
-fits on one mean row per clip instead (the recipe before issue 14).
+The model is trained on window rows: each clip's 10-s windows (``TrackVectors.window``, as
+the appliance reads a track) are separate rows carrying the clip's label, and the quantile step
+is fitted on those rows. The box predicts a track from the length-weighted mean of its windows
+(``TrackVectors.track``). ``--train-on tracks`` fits on one mean row per clip instead.
 
-Features are computed with the package's own code (``appliance.music.audio_features``) and
-cached under ``build/valence/`` (git-ignored), resumably: an interrupted run goes on where it
-stopped, and a change to the feature code starts a new cache. Training takes seconds (about
-15 on 2,696 windows); the cross-validated figures come from ``scripts/evaluate_music.py``
-with the same settings.
-Needs only numpy and PyAV (the appliance's own dependencies).
+Features are computed with the package's own code (``appliance.music.track_vector``: numpy
+statistics and the shipped musicnn tagger) and cached under ``build/valence/`` (git-ignored),
+resumably: an interrupted run goes on where it stopped, and a change to the feature code or the
+tagger starts a new cache. Training takes seconds; the cross-validated figures come from
+``scripts/evaluate_music.py`` with the same settings.
+Needs only numpy, PyAV and a TFLite runtime (the appliance's own dependencies).
 """
 
 from __future__ import annotations
@@ -32,12 +31,12 @@ import music4q  # noqa: E402
 import valence_features  # noqa: E402
 import valence_model  # noqa: E402
 
-from appliance.music.audio_features import FEATURE_NAMES, FEATURES_VERSION  # noqa: E402
+from appliance.music.track_vector import FEATURE_NAMES, FEATURES_VERSION  # noqa: E402
 
 DEFAULT_OUT = ROOT / "models" / "valence.json"
 #: The settings the shipped model was trained with (chosen by evaluate_music.py's CV).
 SHIPPED = valence_model.FitConfig(hidden=32, l2=0.05, members=3, quantiles=65)
-FORMAT = 2  # quantile step + members; estimate.py still reads format 1 (one member)
+FORMAT = 3  # quantile step, members, and the tagger it reads (file, SHA-256, patches)
 #: What a model can be fitted on (the first is the shipped model's): every 10-s window of a
 #: clip, or each clip's mean row.
 TRAIN_ON = ("windows", "tracks")
@@ -132,6 +131,7 @@ def to_spec(model: valence_model.Ensemble, name: str, config: valence_model.FitC
         "window_s": 10.0,
         "features_version": FEATURES_VERSION,
         "features": list(FEATURE_NAMES),
+        "tagger": valence_features.tagger_spec(),
         "outputs": ["Q1", "Q2", "Q3", "Q4"],
     }
     if model.knots is not None and model.normal is not None:

@@ -1,13 +1,15 @@
 """Window features of the 4Q clips, computed once with the package's own code, cached in build/.
 
 Each clip is read as the appliance reads a track (``audio.read_excerpt``: 3 windows of 10 s)
-and every window long enough for one analysis frame gives a row of ``window_features``. The
+and every window long enough for one analysis frame gives a row of ``TrackVectors.window``
+(numpy statistics and the shipped musicnn tagger's embedding of ``PATCHES`` 3-s patches). The
 model is trained on these rows (each with its clip's label) and a track is predicted from the
-length-weighted mean of its rows, which is exactly what ``audio_features.track_features``
-gives on the box (``WindowRows.tracks``).
+length-weighted mean of its rows, which is exactly what ``TrackVectors.track`` gives on the box
+(``WindowRows.tracks``).
 
-The cache file's name carries ``FEATURES_VERSION`` and a hash of the feature names, so changed
-features start a new cache instead of mixing old and new columns. Extraction is resumable:
+The cache file's name carries ``FEATURES_VERSION`` and a hash of the feature names, the
+tagger's SHA-256 and ``PATCHES``, so changed features start a new cache instead of mixing old
+and new columns. Extraction is resumable:
 rows are saved every ``SAVE_EVERY`` clips and a rerun goes on from there.
 """
 
@@ -27,11 +29,13 @@ sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 from music4q import Clip  # noqa: E402
 
 from appliance.errors import AudioError  # noqa: E402
-from appliance.music import audio, audio_features  # noqa: E402
+from appliance.music import audio, audio_features, tagger, track_vector  # noqa: E402
 
 CACHE_DIR = ROOT / "build" / "valence"
 SAVE_EVERY = 50
-_WIDTH = len(audio_features.FEATURE_NAMES)
+#: 3-s patches of each 10-s window the tagger hears (chosen by evaluate_music.py's CV).
+PATCHES = 3
+_WIDTH = len(track_vector.FEATURE_NAMES)
 # song id -> (windows x features, samples per window); no rows for a clip that failed
 _Done = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -53,7 +57,7 @@ class WindowRows:
     seconds: float
 
     def tracks(self, count: int) -> np.ndarray:
-        """Clips x features: each clip's length-weighted mean row, as ``track_features``
+        """Clips x features: each clip's length-weighted mean row, as ``TrackVectors.track``
         computes it (float32); a row of NaN for a clip with no window."""
         out = np.full((count, _WIDTH), np.nan, np.float32)
         for i in np.unique(self.clip):
@@ -63,10 +67,19 @@ class WindowRows:
         return out
 
 
+def tagger_spec() -> dict[str, object]:
+    """What a model file says of the tagger its features need: file, SHA-256, patches."""
+    digest = hashlib.sha256(tagger.DEFAULT_MODEL.read_bytes()).hexdigest()
+    return {"file": tagger.DEFAULT_MODEL.name, "sha256": digest, "patches": PATCHES}
+
+
 def feature_version() -> str:
-    """``v<FEATURES_VERSION>-<hash of the names>``: a new one means new features."""
-    names = "\n".join(audio_features.FEATURE_NAMES).encode()
-    return f"v{audio_features.FEATURES_VERSION}-{hashlib.sha256(names).hexdigest()[:8]}"
+    """``v<FEATURES_VERSION>-<hash of the names and the tagger>``: a new one means new
+    features."""
+    spec = tagger_spec()
+    key = "\n".join([*track_vector.FEATURE_NAMES, str(spec["sha256"]), str(spec["patches"])])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+    return f"v{track_vector.FEATURES_VERSION}-{digest}"
 
 
 def window_rows(clips: list[Clip], cache_dir: Path | None = None) -> WindowRows:
@@ -76,9 +89,10 @@ def window_rows(clips: list[Clip], cache_dir: Path | None = None) -> WindowRows:
     cache.parent.mkdir(parents=True, exist_ok=True)
     done, seconds = _load(cache)
     todo = [c for c in clips if c.song_id not in done]
+    vectors = track_vector.TrackVectors(tagger.Tagger(), PATCHES)
     for n, clip in enumerate(todo, 1):
         started = time.process_time()
-        done[clip.song_id] = _one(clip)
+        done[clip.song_id] = _one(clip, vectors)
         seconds.append(time.process_time() - started)
         if n % SAVE_EVERY == 0 or n == len(todo):
             _save(cache, done, seconds)
@@ -92,12 +106,12 @@ def window_rows(clips: list[Clip], cache_dir: Path | None = None) -> WindowRows:
         seconds=float(np.mean(seconds)) if seconds else float("nan"))
 
 
-def _one(clip: Clip) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of one clip's windows, skipping those ``track_features`` skips."""
+def _one(clip: Clip, vectors: track_vector.TrackVectors) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of one clip's windows, skipping those ``TrackVectors.track`` skips."""
     try:
         excerpt = audio.read_excerpt(clip.path)
         usable = audio_features.usable_windows(excerpt.windows)
-        rows = np.stack([audio_features.window_features(w) for w in usable])
+        rows = np.stack([vectors.window(w) for w in usable])
         return rows.astype(np.float64), np.array([len(w) for w in usable], np.int64)
     except (AudioError, ValueError) as exc:
         print(f"features: {clip.song_id}: {exc}", file=sys.stderr)

@@ -20,10 +20,11 @@ from appliance.daemon.scanner import NICE, LibraryScanner
 from appliance.demo import write_wav
 from appliance.errors import AudioError, LibraryError, ModelError
 from appliance.music import audio
-from appliance.music.audio_features import FEATURE_NAMES, track_features
 from appliance.music.estimate import DEFAULT_MODEL, ValenceEstimator, estimate_pending
 from appliance.music.library import Library, Track
+from appliance.music.tagger import Tagger
 from appliance.music.tags import write_tags
+from appliance.music.track_vector import FEATURE_NAMES, TrackVectors
 
 av = pytest.importorskip("av")
 RATE = 16000
@@ -166,10 +167,11 @@ def test_a_missing_file_and_a_too_short_one(tmp_path, estimator):
 
 
 def test_features_are_finite_and_named(tmp_path):
-    vector = track_features([music(10.0), music(3.0, seed=1)])
+    vectors = TrackVectors(Tagger(), patches=1)
+    vector = vectors.track([music(10.0), music(3.0, seed=1)])
     assert vector.shape == (len(FEATURE_NAMES),) and np.all(np.isfinite(vector))
     with pytest.raises(ValueError):
-        track_features([np.zeros(100, np.float32)])
+        vectors.track([np.zeros(100, np.float32)])
 
 
 def test_the_shipped_model_is_small_and_matches_the_features():
@@ -204,7 +206,7 @@ def test_the_model_version_follows_the_file(tmp_path):
 
 def test_members_are_averaged_after_the_quantile_step_and_format_1_still_loads(tmp_path):
     spec = json.loads(DEFAULT_MODEL.read_text())
-    assert spec["format"] == 2 and len(spec["members"]) == 3
+    assert spec["format"] == 3 and len(spec["members"]) == 3
     x = np.random.default_rng(0).normal(size=(4, len(FEATURE_NAMES)))
     shipped = ValenceEstimator().quadrants(x)
     parts = []

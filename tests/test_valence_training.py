@@ -24,8 +24,9 @@ import valence_model
 
 from appliance.demo import write_wav
 from appliance.music import audio
-from appliance.music.audio_features import FEATURE_NAMES, track_features
 from appliance.music.estimate import ValenceEstimator
+from appliance.music.tagger import Tagger
+from appliance.music.track_vector import FEATURE_NAMES, TrackVectors
 
 pytest.importorskip("av")
 RATE = 16000
@@ -78,8 +79,9 @@ def test_window_rows_average_to_the_appliance_track_vector(folder, cache):
     assert np.bincount(rows.clip).tolist() == [2] + [1] * 11  # 16 s: 10 s + 6 s
     assert rows.length[:2].tolist() == [10 * RATE, 6 * RATE]
     tracks = rows.tracks(len(clips))
+    vectors = TrackVectors(Tagger(), valence_features.PATCHES)
     for i, clip in enumerate(clips):
-        expected = track_features(audio.read_excerpt(clip.path).windows)
+        expected = vectors.track(audio.read_excerpt(clip.path).windows)
         np.testing.assert_array_equal(tracks[i], expected)
 
 
@@ -88,7 +90,8 @@ def test_window_rows_resume_from_the_cache(folder, cache, monkeypatch):
     first = valence_features.window_rows(clips[:5])
     computed = []
     one = valence_features._one
-    monkeypatch.setattr(valence_features, "_one", lambda c: computed.append(c) or one(c))
+    monkeypatch.setattr(valence_features, "_one",
+                        lambda c, vectors: computed.append(c) or one(c, vectors))
     every = valence_features.window_rows(clips)
     assert [c.song_id for c in computed] == [c.song_id for c in clips[5:]]
     np.testing.assert_array_equal(every.x[:len(first.x)], first.x)
@@ -137,7 +140,7 @@ def test_training_writes_a_model_the_estimator_loads(folder, cache, tmp_path):
             "--quantiles", "5", "--hidden", "4"]
     assert train_valence.main(args) == 0
     spec = json.loads(out.read_text())
-    assert spec["format"] == 2 and "13 10-s windows" in spec["rows"]
+    assert spec["format"] == 3 and "13 10-s windows" in spec["rows"]
     estimator = ValenceEstimator(out)
     assert estimator.version.startswith("valence-4q-")
     result = estimator.predict(np.zeros((1, len(FEATURE_NAMES))))

@@ -6,7 +6,8 @@ The first one found is used. Interpreters are cached per model file, so a proces
 live interpreter per model: a second live tflite-runtime interpreter for the same model made
 invokes about 25x slower on the development machine (see PLATFORM.md).
 
-An interpreter is not thread-safe; the daemon thread alone runs the models.
+An interpreter is not thread-safe; each model is run by one thread only: the daemon thread runs
+the mood models, the library scanner's thread the music tagger (``appliance.music.tagger``).
 """
 
 from __future__ import annotations

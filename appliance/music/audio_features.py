@@ -5,7 +5,7 @@ feeds everything: a 40-band log-mel spectrum and its cepstrum (MFCC), spectral s
 (centroid, spread, roll-off, flatness, flux, octave-band contrast), loudness and its dynamics,
 a 12-bin chroma read relative to its best-fitting key (major/minor clarity: a cue for valence)
 and a rhythm summary from the onset envelope (tempo, pulse clarity, onset rate). Each window
-gives the same-length vector of statistics; a track's vector is their length-weighted mean.
+gives the same-length vector of statistics (``track_vector`` weighs them into a track's).
 ``FEATURE_NAMES`` names every column, so a model file can say what it was trained on.
 """
 
@@ -48,18 +48,6 @@ def _names() -> tuple[str, ...]:
 
 
 FEATURE_NAMES = _names()
-
-
-def track_features(windows: Sequence[np.ndarray]) -> np.ndarray:
-    """The feature vector (float32, ``len(FEATURE_NAMES)``) of a track's windows.
-
-    Raises:
-        ValueError: no window holds at least one STFT frame of audio.
-    """
-    usable = usable_windows(windows)
-    vectors = np.stack([window_features(w) for w in usable])
-    weights = np.array([len(w) for w in usable], dtype=np.float64)
-    return (weights @ vectors / weights.sum()).astype(np.float32)
 
 
 def usable_windows(windows: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -1,15 +1,16 @@
 """Valence and energy (0..1) of a track, estimated from its audio on the box.
 
-Read a fixed budget of audio (``audio.read_excerpt``), summarise it (``audio_features``), and
-apply the shipped feature model ``models/valence.json``: each feature mapped through its
-training quantiles to a normal score, then an ensemble of members (standardisation, dense
-layers with ReLU between them, a softmax over the four quadrants of Russell's plane: Q1 happy,
-Q2 angry, Q3 sad, Q4 calm) whose probabilities are averaged. Valence is P(Q1) + P(Q4), energy
-P(Q1) + P(Q2), so each lies in 0..1 and reads as "how sure the model is that the track is
-positive / energetic". The model file is plain numbers (no TFLite, no onnxruntime at run
-time), trained by ``scripts/train_valence.py``; its card is ``models/VALENCE_CARD.md``. Its
-version (name plus a hash of the file) is stored with each estimate, so a new model
-re-estimates the library.
+Read a fixed budget of audio (``audio.read_excerpt``), turn it into one vector
+(``track_vector``: numpy statistics and musicnn's embedding, the tagger run on the TFLite
+runtime the box has anyway), and apply the shipped model ``models/valence.json``: each feature
+mapped through its training quantiles to a normal score, then an ensemble of members
+(standardisation, dense layers with ReLU between them, a softmax over the four quadrants of
+Russell's plane: Q1 happy, Q2 angry, Q3 sad, Q4 calm) whose probabilities are averaged. Valence
+is P(Q1) + P(Q4), energy P(Q1) + P(Q2), so each lies in 0..1 and reads as "how sure the model is
+that the track is positive / energetic". The file is plain numbers, trained by
+``scripts/train_valence.py``; it names the shipped tagger file and that file's SHA-256, so
+its version (name plus a hash of the file, stored with each estimate) changes with either, and
+a new model or tagger re-estimates the library. Its card is ``models/VALENCE_CARD.md``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 
 from appliance.errors import AudioError, ModelError
 from appliance.music.audio import read_excerpt
-from appliance.music.audio_features import FEATURE_NAMES, FEATURES_VERSION, track_features
+from appliance.music.tagger import DEFAULT_MODEL as TAGGER_MODEL
+from appliance.music.tagger import Tagger
+from appliance.music.track_vector import FEATURE_NAMES, FEATURES_VERSION, TrackVectors
 
 if TYPE_CHECKING:
     from appliance.music.library import Library
@@ -100,9 +103,17 @@ class ValenceEstimator:
                 np.asarray(quantiles["normal"], dtype=np.float64))
             # A format-1 file is one member with no quantile step.
             self._members = [_member(m) for m in spec.get("members", [spec])]
+            tagger = spec["tagger"]
+            # The tagger is the appliance's own; the file names which one, by name and digest.
+            tagger_path = TAGGER_MODEL.parent / str(tagger["file"])
+            tagger_sha = str(tagger["sha256"])
+            patches = int(tagger["patches"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{self.path}: not a valence model: {exc!r}") from exc
         _check_shapes(self.path, spec, self._knots, self._members)
+        if not 1 <= patches <= 3:
+            raise ModelError(f"{self.path}: tagger.patches must be 1..3, not {patches}")
+        self._vectors = TrackVectors(Tagger(tagger_path, sha256=tagger_sha), patches)
 
     def estimate(self, path: Path) -> Estimate:
         """Estimate one file, reading at most the model's window budget.
@@ -113,7 +124,7 @@ class ValenceEstimator:
         started = time.thread_time()
         excerpt = read_excerpt(Path(path), self._windows, self._window_s)
         try:
-            features = track_features(excerpt.windows)
+            features = self._vectors.track(excerpt.windows)
         except ValueError as exc:
             raise AudioError(f"{path}: {exc}") from exc
         valence, energy = self.predict(features[None, :])[0]
