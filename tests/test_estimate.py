@@ -194,6 +194,21 @@ def test_a_model_for_other_features_is_refused_at_load(tmp_path):
         ValenceEstimator(tmp_path / "junk.json")
 
 
+def test_a_model_naming_another_tagger_is_refused_at_load(tmp_path):
+    spec = json.loads(DEFAULT_MODEL.read_text())
+    cases = {"not the expected model file": {**spec["tagger"], "sha256": "0" * 64},
+             "cannot read": {**spec["tagger"], "file": "gone.tflite"},
+             "patches must be 1..3": {**spec["tagger"], "patches": 5}}
+    for message, tagger in cases.items():
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**spec, "tagger": tagger}))
+        with pytest.raises(ModelError, match=message):
+            ValenceEstimator(bad)
+    bad.write_text(json.dumps({k: v for k, v in spec.items() if k != "tagger"}))
+    with pytest.raises(ModelError, match="not a valence model"):
+        ValenceEstimator(bad)
+
+
 def test_the_model_version_follows_the_file(tmp_path):
     copy = tmp_path / "valence.json"
     spec = json.loads(DEFAULT_MODEL.read_text())
