@@ -19,9 +19,11 @@ from appliance.cli import main
 from appliance.daemon.scanner import NICE, LibraryScanner
 from appliance.demo import write_wav
 from appliance.errors import AudioError, LibraryError, ModelError
+from appliance.mood import runtime
 from appliance.music import audio
 from appliance.music.estimate import DEFAULT_MODEL, ValenceEstimator, estimate_pending
 from appliance.music.library import Library, Track
+from appliance.music.tagger import DEFAULT_MODEL as TAGGER_MODEL
 from appliance.music.tagger import Tagger
 from appliance.music.tags import write_tags
 from appliance.music.track_vector import FEATURE_NAMES, TrackVectors
@@ -354,6 +356,9 @@ def test_the_scanner_estimates_after_scanning_and_tells_the_session(tmp_path, mu
             scanner.close()
         assert "1 tracks estimated, 1 could not be" in summaries[1]
         assert by_name(library)["plain.wav"].source == "estimated"
+        # the pass released the tagger's interpreter (about 100 MiB under XNNPACK)
+        tagger_file = str(TAGGER_MODEL.resolve())
+        assert not [key for key in runtime._cache if key[0] == tagger_file]
 
 
 def test_the_scanner_thread_alone_runs_at_a_lower_priority(tmp_path, music_dir):

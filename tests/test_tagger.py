@@ -88,3 +88,15 @@ def test_a_wrong_or_broken_tagger_file_is_refused(tmp_path):
     same = tmp_path / "same.tflite"
     shutil.copy(tagger.DEFAULT_MODEL, same)
     assert Tagger(same).path == same
+
+
+def test_a_closed_tagger_lets_its_interpreter_go_and_a_new_one_works(tmp_path):
+    own = tmp_path / "own.tflite"
+    shutil.copy(tagger.DEFAULT_MODEL, own)
+    first = Tagger(own)
+    embedding = first.window_embedding(tone(440.0, 3.0), patches=1)
+    first.close()
+    with pytest.raises(AttributeError):
+        first.window_embedding(tone(440.0, 3.0), patches=1)
+    again = Tagger(own)  # built anew, since the cache no longer holds one
+    np.testing.assert_array_equal(again.window_embedding(tone(440.0, 3.0), patches=1), embedding)

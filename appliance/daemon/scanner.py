@@ -51,7 +51,6 @@ class LibraryScanner:
         self._music_dir = music_dir
         self._post = post
         self._first = False  # the library had no playable track when this scan began
-        self._estimator: ValenceEstimator | None = None
         self._no_estimates = False  # the model could not be loaded: said once, not retried
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -77,10 +76,11 @@ class LibraryScanner:
         """Estimate the pending tracks until done or a new request (or close) comes."""
         if self._no_estimates:
             return
+        estimator = None
         try:
-            if self._estimator is None:
-                self._estimator = ValenceEstimator()
-            estimator = self._estimator
+            # Loaded for each pass and released after it: the tagger's interpreter holds about
+            # 100 MiB, and new files come seldom.
+            estimator = ValenceEstimator()
             done, failed = estimate_pending(self._library, estimator, self._estimated,
                                             lambda: self._wake.is_set() or self._stop.is_set(),
                                             self._soon)
@@ -93,6 +93,9 @@ class LibraryScanner:
             if done:
                 self._post(LibraryScanned(changed=True, summary=f"{done} tracks estimated, "
                                           f"{failed} could not be ({estimator.version})"))
+        finally:
+            if estimator is not None:
+                estimator.close()
 
     def _estimated(self, count: int, total: int) -> None:
         if count % ESTIMATED_EVERY == 0 and count < total:

@@ -134,6 +134,10 @@ class ValenceEstimator:
                   result.valence, result.energy, result.seconds_read, result.cpu_s)
         return result
 
+    def close(self) -> None:
+        """Release the tagger's memory; the estimator is unusable afterwards."""
+        self._vectors.tagger.close()
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Rows of ``FEATURE_NAMES`` features -> rows of (valence, energy) in 0..1."""
         p = self.quadrants(features)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from appliance.errors import ModelError
-from appliance.mood.runtime import load_interpreter
+from appliance.mood.runtime import forget, load_interpreter
 from appliance.music.audio import SAMPLE_RATE
 
 #: The converted tagger shipped beside the valence model.
@@ -61,6 +61,12 @@ class Tagger:
         one mono window at ``SAMPLE_RATE``; a window shorter than a patch is repeated to fill
         one (musicnn was trained that way)."""
         return np.mean([self._run(p) for p in _patches(log_mel(audio), patches)], axis=0)
+
+    def close(self) -> None:
+        """Let the interpreter's memory go (about 100 MiB under XNNPACK); the tagger is
+        unusable afterwards."""
+        del self._interpreter
+        forget(self.path)
 
     def _run(self, patch: np.ndarray) -> np.ndarray:
         self._interpreter.set_tensor(self._input, patch[None].astype(np.float32))
