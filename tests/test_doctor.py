@@ -119,7 +119,7 @@ def test_failures_name_the_problem_and_exit_1(
     assert "NoSuchCard" in lines["audio"] and "aplay -L" in lines["audio"]
     assert "music is missing" in lines["music"]
     assert lines["pins"].startswith("OK")
-    assert out.splitlines()[-1].startswith("4 of 9 checks failed: camera, audio, music, database")
+    assert out.splitlines()[-1].startswith("4 of 10 checks failed: camera, audio, music, database")
 
 
 def test_busy_pin_fails(box: Config) -> None:
@@ -194,6 +194,21 @@ def test_missing_model_fails(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "nope.tflite")}))
     result = by_name(config)["model"]
     assert result.status == doctor.FAIL and "nope" in result.detail
+
+
+def test_valence_passes_with_the_shipped_files_and_fails_for_another_tagger(
+        tmp_path: Path, box: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.music import estimate
+
+    result = by_name(box)["valence"]
+    assert result.status == doctor.OK, result.detail
+    assert "valence.json (valence-4q-" in result.detail and "musicnn-msd.tflite" in result.detail
+    spec = json.loads(estimate.DEFAULT_MODEL.read_text())
+    spec["tagger"]["sha256"] = "0" * 64
+    (tmp_path / "valence.json").write_text(json.dumps(spec))
+    monkeypatch.setattr(estimate, "DEFAULT_MODEL", tmp_path / "valence.json")
+    result = by_name(box)["valence"]
+    assert result.status == doctor.FAIL and "not the expected model file" in result.detail
 
 
 def test_service_skipped_when_not_installed(tmp_path: Path, box: Config) -> None:

@@ -47,6 +47,7 @@ def all_checks() -> list[tuple[str, Check, str]]:
         ("python", check_python, "use Raspberry Pi OS (64-bit) Bookworm or Trixie"),
         ("numpy", check_numpy_opencv, reinstall),
         ("model", check_model, reinstall),
+        ("valence", check_valence, reinstall),
         ("camera", doctor_hw.check_camera, doctor_hw.CAMERA_FIX),
         ("pins", doctor_hw.check_pins, doctor_hw.PINS_FIX),
         ("audio", doctor_hw.check_audio, doctor_hw.AUDIO_FIX),
@@ -131,6 +132,19 @@ def check_model(config: Config) -> Result:
         )
     return Result("model", OK, f"{head}; reference answer matched ({len(got)} images, same "
                   f"top class, max difference {diff} of {tolerance} steps allowed)")
+
+
+def check_valence(config: Config) -> Result:
+    """The valence estimator's model and the music tagger it names load (digest checked)."""
+    from appliance.music.estimate import ValenceEstimator
+
+    estimator = ValenceEstimator()
+    try:
+        tagger = estimator.tagger_path.name
+    finally:
+        estimator.close()  # the tagger's interpreter is about 100 MiB
+    return Result("valence", OK, f"{estimator.path.name} ({estimator.version}) and {tagger} "
+                  "load: tracks without tags get valence and energy estimated from their audio")
 
 
 def check_music(config: Config) -> Result:

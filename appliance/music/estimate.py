@@ -114,6 +114,7 @@ class ValenceEstimator:
         if not 1 <= patches <= 3:
             raise ModelError(f"{self.path}: tagger.patches must be 1..3, not {patches}")
         self._vectors = TrackVectors(Tagger(tagger_path, sha256=tagger_sha), patches)
+        self.tagger_path = tagger_path
 
     def estimate(self, path: Path) -> Estimate:
         """Estimate one file, reading at most the model's window budget.
