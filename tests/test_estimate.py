@@ -20,7 +20,7 @@ from appliance.daemon.scanner import NICE, LibraryScanner
 from appliance.demo import write_wav
 from appliance.errors import AudioError, LibraryError, ModelError
 from appliance.mood import runtime
-from appliance.music import audio
+from appliance.music import audio, estimate
 from appliance.music.estimate import DEFAULT_MODEL, ValenceEstimator, estimate_pending
 from appliance.music.library import Library, Track
 from appliance.music.tagger import DEFAULT_MODEL as TAGGER_MODEL
@@ -359,6 +359,34 @@ def test_the_scanner_estimates_after_scanning_and_tells_the_session(tmp_path, mu
         # the pass released the tagger's interpreter (about 100 MiB under XNNPACK)
         tagger_file = str(TAGGER_MODEL.resolve())
         assert not [key for key in runtime._cache if key[0] == tagger_file]
+
+
+def test_the_scanner_builds_the_estimator_only_when_tracks_wait(tmp_path, music_dir,
+                                                                monkeypatch):
+    from appliance.daemon import scanner as scanner_module
+
+    built: list[ValenceEstimator] = []
+
+    def counted() -> ValenceEstimator:
+        built.append(ValenceEstimator())
+        return built[-1]
+
+    monkeypatch.setattr(scanner_module, "ValenceEstimator", counted)
+    events: queue.Queue[object] = queue.Queue()
+    with Library(tmp_path / "lib.sqlite3") as library:
+        scanner = LibraryScanner(library, music_dir, events.put)
+        try:
+            scanner.request()
+            events.get(timeout=30), events.get(timeout=30)  # the scan, then the estimates
+            scanner.request()  # nothing new: a scan, and no estimator built
+            events.get(timeout=30)
+            deadline = time.monotonic() + 1
+            while time.monotonic() < deadline and len(built) == 1:
+                time.sleep(0.05)
+        finally:
+            scanner.close()
+        assert len(built) == 1
+        assert estimate.model_version() == built[0].version
 
 
 def test_the_scanner_thread_alone_runs_at_a_lower_priority(tmp_path, music_dir):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from appliance.daemon.events import LibraryScanned
 from appliance.errors import LibraryError, ModelError
-from appliance.music.estimate import ValenceEstimator, estimate_pending
+from appliance.music.estimate import ValenceEstimator, estimate_pending, model_version
 from appliance.music.library import Library
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class LibraryScanner:
         self._post = post
         self._first = False  # the library had no playable track when this scan began
         self._no_estimates = False  # the model could not be loaded: said once, not retried
+        self._version: str | None = None  # the shipped model's, read once
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="library-scan", daemon=True)
@@ -78,8 +79,13 @@ class LibraryScanner:
             return
         estimator = None
         try:
-            # Loaded for each pass and released after it: the tagger's interpreter holds about
-            # 100 MiB, and new files come seldom.
+            # Loaded only for a pass with tracks to estimate, and released after it: the
+            # tagger's interpreter holds about 100 MiB, and new files come seldom (the
+            # library is rescanned every minute by default).
+            if self._version is None:
+                self._version = model_version()
+            if not self._library.pending_estimates(self._version):
+                return
             estimator = ValenceEstimator()
             done, failed = estimate_pending(self._library, estimator, self._estimated,
                                             lambda: self._wake.is_set() or self._stop.is_set(),

@@ -194,6 +194,20 @@ def estimate_pending(
     return done, failed
 
 
+def model_version(model: Path | None = None) -> str:
+    """The version a model file (default: the shipped one) stores with its estimates, read
+    without loading the model or its tagger.
+
+    Raises:
+        ModelError: the file is missing, not JSON, or has no name.
+    """
+    path = Path(model) if model is not None else DEFAULT_MODEL
+    spec, digest = _read_spec(path)
+    if not isinstance(spec.get("name"), str):
+        raise ModelError(f"{path}: not a valence model: it has no name")
+    return f"{spec['name']}-{digest[:8]}"
+
+
 def _read_spec(path: Path) -> tuple[dict[str, Any], str]:
     try:
         raw = path.read_bytes()
