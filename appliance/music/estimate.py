@@ -114,7 +114,6 @@ class ValenceEstimator:
         if not 1 <= patches <= 3:
             raise ModelError(f"{self.path}: tagger.patches must be 1..3, not {patches}")
         self._vectors = TrackVectors(Tagger(tagger_path, sha256=tagger_sha), patches)
-        self.tagger_path = tagger_path
 
     def estimate(self, path: Path) -> Estimate:
         """Estimate one file, reading at most the model's window budget.
@@ -134,6 +133,11 @@ class ValenceEstimator:
         log.debug("%s: valence %.2f energy %.2f (%.1f s read, %.2f s CPU)", path,
                   result.valence, result.energy, result.seconds_read, result.cpu_s)
         return result
+
+    @property
+    def tagger_path(self) -> Path:
+        """The music tagger file the model reads."""
+        return self._vectors.tagger.path
 
     def close(self) -> None:
         """Release the tagger's memory; the estimator is unusable afterwards."""

@@ -10,7 +10,7 @@ miss (sad against calm above all), so the valence model reads its embedding besi
 The input is the representation musicnn was trained on, computed here in numpy the way librosa
 computes it: a 512-point Hann STFT with a 256-sample hop at 16 kHz, centred (zero padding),
 power spectrum, 96 Slaney-style mel bands up to 8 kHz, then log10(1 + 10^4 x); patches are 187
-frames (3 s), taken back to back from each window.
+frames (3 s), cut back to back and the asked number taken evenly spread over each window.
 """
 
 from __future__ import annotations
