@@ -166,15 +166,21 @@ def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class FaceBatches(keras.utils.PyDataset):
-    """Shuffled, optionally augmented batches of (faces in [0, 1], targets, weights)."""
+    """Shuffled, optionally augmented batches of (faces in [0, 1], targets, weights).
+
+    Each epoch draws its order and augmentations from its own generator, seeded by
+    ``(seed, epoch)``: a run resumed at ``epoch`` sees what an uninterrupted run would have,
+    not the first epoch's draws again (which it did before, with one generator per process).
+    """
 
     def __init__(self, images: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
-                 batch: int, seed: int, train: bool, degrade_share: float = 0.0) -> None:
+                 batch: int, seed: int, train: bool, degrade_share: float = 0.0,
+                 epoch: int = 0) -> None:
         super().__init__()
         self.images, self.targets, self.weights = images, targets, weights
         self.batch, self.train, self.degrade_share = batch, train, degrade_share
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(images)) if train else np.arange(len(images))
+        self.seed, self.epoch = seed, epoch - 1
+        self.on_epoch_end()
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch)
@@ -189,8 +195,20 @@ class FaceBatches(keras.utils.PyDataset):
         return batch if self.weights is None else (*batch, self.weights[rows])
 
     def on_epoch_end(self) -> None:
-        if self.train:
-            self.order = self.rng.permutation(len(self.images))
+        self.epoch += 1
+        self.rng = np.random.default_rng([self.seed, self.epoch])
+        count = len(self.images)
+        self.order = self.rng.permutation(count) if self.train else np.arange(count)
+
+
+def resume_epoch(out: Path) -> int:
+    """The epoch a run in ``out`` resumes at: the one after the last that
+    ``BackupAndRestore`` saved (``callbacks``), 0 for a new run."""
+    try:
+        saved = json.loads((out / "backup" / "training_metadata.json").read_text())
+        return int(saved["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def build_model(widths: list[int], dense: int, dropout: float) -> keras.Model:
@@ -301,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         targets = (1 - w) * targets + w * teacher_targets(args.teacher, train.images)
     batches = FaceBatches(train.images, targets,
                           sample_weights(train.labels, args.class_weight_power),
-                          args.batch, args.seed, train=True, degrade_share=args.degrade_aug)
+                          args.batch, args.seed, train=True, degrade_share=args.degrade_aug,
+                          epoch=resume_epoch(args.out))
     val_batches = FaceBatches(val.images, np.eye(7, dtype=np.float32)[val.labels], None,
                               256, args.seed, train=False)
     model = (keras.models.load_model(args.init) if args.init else

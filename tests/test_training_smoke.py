@@ -124,6 +124,32 @@ def test_degrade_aug_trains_on_degraded_faces(tmp_path: Path) -> None:
     assert x.shape == (8, 48, 48, 1) and x.min() >= 0 and x.max() <= 1 and y.shape == (8, 7)
 
 
+def test_a_resumed_run_draws_what_an_uninterrupted_run_would(tmp_path: Path) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import train
+
+    faces = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    targets = np.eye(7, dtype=np.float32)[np.arange(40) % 7]
+
+    def batches(epoch: int = 0) -> train.FaceBatches:
+        return train.FaceBatches(faces, targets, None, 8, seed=3, train=True,
+                                 degrade_share=0.5, epoch=epoch)
+
+    running = batches()
+    first = running[0][0]
+    running.on_epoch_end()
+    second = running[0][0]
+    assert not np.array_equal(first, second)  # a new epoch: new order and augmentations
+    assert np.array_equal(batches(epoch=1)[0][0], second)  # resumed at epoch 1: the same
+    assert np.array_equal(batches()[0][0], first)
+
+    out = tmp_path / "run"
+    assert train.resume_epoch(out) == 0
+    (out / "backup").mkdir(parents=True)
+    (out / "backup" / "training_metadata.json").write_text('{"epoch": 22, "batch": 0}')
+    assert train.resume_epoch(out) == 22
+
+
 def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path) -> None:
     sys.path.insert(0, str(SCRIPTS))
     import keras
