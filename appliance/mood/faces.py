@@ -247,15 +247,15 @@ class FaceDetector:
             return found
         # A face looks like a face in a mirror; the clutter that short range mistakes for
         # one mostly does not, so the mean of both scores parts them better (README round 7).
-        mirrored = np.array([2 * ox + window.shape[1] * unit - centre[0], centre[1]])
-        twin = self._best_at(cv2.flip(window, 1), ox, oy, unit, mirrored, max(w, h) / 2)
+        twin = self._best_at(window, ox, oy, unit, centre, max(w, h) / 2, mirror=True)
         return replace(found, score=(found.score + (twin.score if twin else 0.0)) / 2)
 
     def _best_at(self, window: np.ndarray, x: float, y: float, unit: float,
-                 centre: np.ndarray, reach: float) -> Face | None:
+                 centre: np.ndarray, reach: float, mirror: bool = False) -> Face | None:
         """The best face this detector finds in ``window`` (at x, y of the frame, ``unit``
-        frame pixels a pixel) whose centre lies within ``reach`` of ``centre``."""
-        rows, scores = self._run(window, x, y, unit)
+        frame pixels a pixel), or in its mirror image, whose centre lies within ``reach`` of
+        ``centre``."""
+        rows, scores = self._run(window, x, y, unit, mirror)
         found = [to_face(row, score) for row, score in weighted_nms(rows, scores)]
         near = [f for f in found if np.abs(_centre(f) - centre).max() < reach]
         return near[0] if near else None
@@ -292,17 +292,26 @@ class FaceDetector:
             found.append((tile_rows[inner], tile_scores[inner]))
         return found
 
-    def _run(self, image: np.ndarray, x: float, y: float, unit: float = 1.0
-             ) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, image: np.ndarray, x: float, y: float, unit: float = 1.0,
+             mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Candidates of one pass as rows in frame pixels (``image`` sits at x, y of the
-        frame, and one of its pixels is ``unit`` frame pixels)."""
+        frame, and one of its pixels is ``unit`` frame pixels). With ``mirror`` the pass sees
+        the image's mirror image; its rows are mirrored back onto the image (so right and
+        left keypoints trade places)."""
         scale, pad_x, pad_y = letterbox(image, self._tensor)
+        if mirror:
+            # Flipping the input costs next to nothing; flipping the window and shrinking it
+            # again took a resize per candidate.
+            self._tensor[:] = self._tensor[:, ::-1]
         self._interpreter.set_tensor(self._input, self._tensor[np.newaxis])
         self._interpreter.invoke()
         raw_boxes = self._interpreter.get_tensor(self._boxes)[0]
         raw_scores = self._interpreter.get_tensor(self._scores)[0, :, 0]
         size = self.model.input_size
         rows, scores = decode(raw_boxes, raw_scores, self._anchors, self._floor, size)
+        if mirror:
+            rows[:, 0::2] = 1 - rows[:, 0::2]
+            rows[:, [0, 2]] = rows[:, [2, 0]]
         pts = (rows.reshape(-1, 8, 2) * size - (pad_x, pad_y)) / scale * unit + (x, y)
         return pts.reshape(-1, 16), scores
 
