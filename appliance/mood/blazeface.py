@@ -162,7 +162,7 @@ def letterbox(frame: np.ndarray, out: np.ndarray) -> tuple[float, float, float]:
     rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
     if (new_w, new_h) != (size, size):
         out.fill(-1.0)
-    # Written in place: a tile is the whole input, and ten of them make a full-view frame.
+    # Written in place, with no temporary: a full-view frame takes ten passes or more.
     inside = out[pad_y : pad_y + new_h, pad_x : pad_x + new_w]
     np.multiply(rgb, np.float32(2 / 255), out=inside)
     inside -= 1
@@ -189,7 +189,7 @@ def decode(
         their scores (N,).
     """
     # The sigmoid rises with the logit, so the floor is compared as a logit and the sigmoid
-    # taken only of the few candidates kept (up to 2,304 anchors a pass, 17 passes a frame).
+    # taken only of the few candidates kept (2,304 anchors a full-range pass).
     floor = np.log(min_score / (1 - min_score)) if 0 < min_score < 1 else (
         -np.inf if min_score <= 0 else np.inf)
     keep = np.flatnonzero(raw_scores >= floor)
