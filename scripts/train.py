@@ -165,6 +165,10 @@ def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255)
 
 
+#: The folder in a run's output where ``BackupAndRestore`` keeps the resume point.
+BACKUP = "backup"
+
+
 class FaceBatches(keras.utils.PyDataset):
     """Shuffled, optionally augmented batches of (faces in [0, 1], targets, weights).
 
@@ -179,8 +183,8 @@ class FaceBatches(keras.utils.PyDataset):
         super().__init__()
         self.images, self.targets, self.weights = images, targets, weights
         self.batch, self.train, self.degrade_share = batch, train, degrade_share
-        self.seed, self.epoch = seed, epoch - 1
-        self.on_epoch_end()
+        self.seed, self.epoch = seed, epoch
+        self._draw()
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch)
@@ -196,6 +200,9 @@ class FaceBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
+        self._draw()
+
+    def _draw(self) -> None:
         self.rng = np.random.default_rng([self.seed, self.epoch])
         count = len(self.images)
         self.order = self.rng.permutation(count) if self.train else np.arange(count)
@@ -205,7 +212,7 @@ def resume_epoch(out: Path) -> int:
     """The epoch a run in ``out`` resumes at: the one after the last that
     ``BackupAndRestore`` saved (``callbacks``), 0 for a new run."""
     try:
-        saved = json.loads((out / "backup" / "training_metadata.json").read_text())
+        saved = json.loads((out / BACKUP / "training_metadata.json").read_text())
         return int(saved["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
@@ -289,7 +296,7 @@ def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
     """Resume point, best checkpoint, early stopping, LR schedule and the epoch log."""
     chosen: list[keras.callbacks.Callback] = [
         # Kept after the last epoch too, so that a larger --epochs extends a finished run.
-        keras.callbacks.BackupAndRestore(str(args.out / "backup"), delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(str(args.out / BACKUP), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(args.out / "best.keras"), monitor="val_accuracy",
                                         mode="max", save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",

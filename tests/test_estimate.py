@@ -380,11 +380,8 @@ def test_the_scanner_builds_the_estimator_only_when_tracks_wait(tmp_path, music_
             events.get(timeout=30), events.get(timeout=30)  # the scan, then the estimates
             scanner.request()  # nothing new: a scan, and no estimator built
             events.get(timeout=30)
-            deadline = time.monotonic() + 1
-            while time.monotonic() < deadline and len(built) == 1:
-                time.sleep(0.05)
         finally:
-            scanner.close()
+            scanner.close(timeout=30)  # waits for the second pass to end
         assert len(built) == 1
         assert estimate.model_version() == built[0].version
 

@@ -52,7 +52,6 @@ class LibraryScanner:
         self._post = post
         self._first = False  # the library had no playable track when this scan began
         self._no_estimates = False  # the model could not be loaded: said once, not retried
-        self._version: str | None = None  # the shipped model's, read once
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="library-scan", daemon=True)
@@ -81,10 +80,9 @@ class LibraryScanner:
         try:
             # Loaded only for a pass with tracks to estimate, and released after it: the
             # tagger's interpreter holds about 100 MiB, and new files come seldom (the
-            # library is rescanned every minute by default).
-            if self._version is None:
-                self._version = model_version()
-            if not self._library.pending_estimates(self._version):
+            # library is rescanned every minute by default). The version is read afresh
+            # (12 ms), so a model file replaced under a running daemon is still noticed.
+            if not self._library.pending_estimates(model_version()):
                 return
             estimator = ValenceEstimator()
             done, failed = estimate_pending(self._library, estimator, self._estimated,

@@ -93,8 +93,8 @@ class ValenceEstimator:
         """
         self.path = Path(model) if model is not None else DEFAULT_MODEL
         spec, digest = _read_spec(self.path)
+        self.version = _version(self.path, spec, digest)
         try:
-            self.version = f"{spec['name']}-{digest[:8]}"
             self._windows = int(spec["windows"])
             self._window_s = float(spec["window_s"])
             quantiles = spec.get("quantiles")
@@ -206,7 +206,11 @@ def model_version(model: Path | None = None) -> str:
         ModelError: the file is missing, not JSON, or has no name.
     """
     path = Path(model) if model is not None else DEFAULT_MODEL
-    spec, digest = _read_spec(path)
+    return _version(path, *_read_spec(path))
+
+
+def _version(path: Path, spec: dict[str, Any], digest: str) -> str:
+    """Name plus the start of the file's SHA-256: either change makes new estimates."""
     if not isinstance(spec.get("name"), str):
         raise ModelError(f"{path}: not a valence model: it has no name")
     return f"{spec['name']}-{digest[:8]}"
