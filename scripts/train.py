@@ -32,7 +32,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="share of Training held out for validation")
     p.add_argument("--degrade-aug", type=float, default=0.0, metavar="P",
                    help="degrade each training face with probability P (camera conditions)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mix each training batch with a shuffled copy of itself, the share "
+                        "drawn from Beta(ALPHA, ALPHA); 0 = off")
+    p.add_argument("--erase", type=float, default=0.0, metavar="P",
+                   help="cover a random rectangle of each training face with noise, with "
+                        "probability P (random erasing)")
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw",
+                   help="AdamW, or SGD with Nesterov momentum 0.9; --lr is the peak of either")
+    p.add_argument("--budget", type=float, default=0.0, metavar="SECONDS",
+                   help="fit the training into this wall-clock time: each epoch, --epochs "
+                        "is cut to what the measured epoch time allows; 0 = off")
     p.add_argument("--limit", type=int, default=0, help="use only N training faces (smoke runs)")
     p.add_argument("--init", type=Path, help="start from this trained .keras (fine-tuning)")
     p.add_argument("--teacher", type=Path, nargs="+", default=[],
@@ -165,6 +176,28 @@ def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255)
 
 
+def erase(faces: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Random erasing: with probability ``share`` a face gets a rectangle of 2-25% of its
+    area, of aspect 0.3-3.3, filled with noise, so that no single region (a mouth hidden by
+    a hand, a shadow) can carry the whole reading. Changes ``faces`` (float) in place."""
+    for i in np.flatnonzero(rng.random(len(faces)) < share):
+        area = rng.uniform(0.02, 0.25) * 48 * 48
+        aspect = math.exp(rng.uniform(math.log(0.3), math.log(3.3)))
+        h = min(48, max(1, round(math.sqrt(area * aspect))))
+        w = min(48, max(1, round(math.sqrt(area / aspect))))
+        y, x = rng.integers(0, 49 - h), rng.integers(0, 49 - w)
+        faces[i, y:y + h, x:x + w] = rng.uniform(0, 255, (h, w))
+    return faces
+
+
+def mixup(arrays: tuple[np.ndarray, ...], alpha: float,
+          rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Mixes a batch (faces, targets and weights alike) with a shuffled copy of itself."""
+    share = rng.beta(alpha, alpha)
+    order = rng.permutation(len(arrays[0]))
+    return tuple((share * a + (1 - share) * a[order]).astype(np.float32) for a in arrays)
+
+
 #: The folder in a run's output where ``BackupAndRestore`` keeps the resume point.
 BACKUP = "backup"
 
@@ -179,10 +212,11 @@ class FaceBatches(keras.utils.PyDataset):
 
     def __init__(self, images: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
                  batch: int, seed: int, train: bool, degrade_share: float = 0.0,
-                 epoch: int = 0) -> None:
+                 epoch: int = 0, erase_share: float = 0.0, mixup_alpha: float = 0.0) -> None:
         super().__init__()
         self.images, self.targets, self.weights = images, targets, weights
         self.batch, self.train, self.degrade_share = batch, train, degrade_share
+        self.erase_share, self.mixup_alpha = erase_share, mixup_alpha
         self.seed, self.epoch = seed, epoch
         self._draw()
 
@@ -195,8 +229,14 @@ class FaceBatches(keras.utils.PyDataset):
         if self.train and self.degrade_share > 0:
             faces = degrade.degrade_some(faces, self.degrade_share, self.rng)
         faces = augment(faces, self.rng) if self.train else faces.astype(np.float32)
-        batch = (faces[..., None] / 255.0, self.targets[rows])
-        return batch if self.weights is None else (*batch, self.weights[rows])
+        if self.train and self.erase_share > 0:
+            faces = erase(faces, self.erase_share, self.rng)
+        batch: tuple[np.ndarray, ...] = (faces[..., None] / 255.0, self.targets[rows])
+        if self.weights is not None:
+            batch = (*batch, self.weights[rows])
+        if self.train and self.mixup_alpha > 0:
+            batch = mixup(batch, self.mixup_alpha, self.rng)
+        return batch
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -248,6 +288,38 @@ def lr_schedule(args: argparse.Namespace):
         progress = (epoch - args.warmup) / max(1, args.epochs - args.warmup - 1)
         return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
     return schedule
+
+
+class Budget(keras.callbacks.Callback):
+    """Fits the fit into ``args.budget`` seconds of wall-clock time.
+
+    After every epoch but this process's first (which also compiles, so it is no measure),
+    ``args.epochs`` becomes what the mean epoch time so far allows, never more than asked;
+    the schedule reads ``args.epochs`` each epoch, so it decays to its floor by the new end.
+    Re-estimated each epoch because epochs slow down when runs beside this one start: on a
+    GPU machine shared by 8 runs, an estimate taken once, at the second epoch, overran.
+    """
+
+    def __init__(self, args: argparse.Namespace,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.args, self.clock, self.asked = args, clock, args.epochs
+        self.started = clock()
+        self.first: tuple[int, float] | None = None  # (epoch, time) the first epoch ended
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        now = self.clock()
+        if self.first is None:
+            self.first = (epoch, now)
+        else:
+            per_epoch = (now - self.first[1]) / (epoch - self.first[0])
+            left = self.args.budget - (now - self.started)
+            epochs = min(self.asked, epoch + 1 + max(0, int(left / per_epoch)))
+            if epochs != self.args.epochs:
+                print(f"budget: {per_epoch:.1f} s an epoch; {epochs} epochs")
+            self.args.epochs = epochs
+        if epoch + 1 >= self.args.epochs:
+            self.model.stop_training = True
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -306,7 +378,17 @@ def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
     ]
     if args.swa:  # first, so that its file is written before the resume point
         chosen.insert(0, WeightAverage(args.out / "swa.npz", args.epochs - args.swa))
+    if args.budget:  # first, so that the schedule and the checkpoints see the cut
+        chosen.insert(0, Budget(args))
     return chosen
+
+
+def optimizer(args: argparse.Namespace) -> keras.optimizers.Optimizer:
+    """AdamW, or SGD with Nesterov momentum, both with decoupled weight decay."""
+    if args.optimizer == "sgd":
+        return keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True,
+                                    weight_decay=args.weight_decay)
+    return keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay)
 
 
 def evaluate(model: keras.Model, val: ferdata.Split) -> dict[str, Any]:
@@ -327,12 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     batches = FaceBatches(train.images, targets,
                           sample_weights(train.labels, args.class_weight_power),
                           args.batch, args.seed, train=True, degrade_share=args.degrade_aug,
-                          epoch=resume_epoch(args.out))
+                          epoch=resume_epoch(args.out), erase_share=args.erase,
+                          mixup_alpha=args.mixup)
     val_batches = FaceBatches(val.images, np.eye(7, dtype=np.float32)[val.labels], None,
                               256, args.seed, train=False)
     model = (keras.models.load_model(args.init) if args.init else
              build_model([int(w) for w in args.widths.split(",")], args.dense, args.dropout))
-    model.compile(optimizer=keras.optimizers.AdamW(args.lr, weight_decay=args.weight_decay),
+    model.compile(optimizer=optimizer(args),
                   loss="categorical_crossentropy", metrics=["accuracy"])
     started = time.time()
     history = model.fit(batches, validation_data=val_batches, epochs=args.epochs,

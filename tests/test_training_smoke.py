@@ -110,9 +110,11 @@ def test_degrade_aug_trains_on_degraded_faces(tmp_path: Path) -> None:
     write_kaggle_csv(data, {"Training": 140, "PublicTest": 14})
     out = tmp_path / "degraded"
     run("train.py", "--data", str(data), "--out", str(out), "--epochs", "1",
-        "--widths", "4,4,4,4", "--dense", "8", "--batch", "32", "--degrade-aug", "0.5")
+        "--widths", "4,4,4,4", "--dense", "8", "--batch", "32", "--degrade-aug", "0.5",
+        "--mixup", "0.2", "--erase", "0.5", "--optimizer", "sgd", "--lr", "0.01")
     record = json.loads((out / "runs.jsonl").read_text())
     assert record["settings"]["degrade_aug"] == 0.5 and "accuracy" in record["publictest"]
+    assert record["settings"]["optimizer"] == "sgd" and record["settings"]["mixup"] == 0.2
 
     sys.path.insert(0, str(SCRIPTS))
     import train
@@ -213,3 +215,64 @@ def test_recompute_batch_norm_gives_the_mean_statistics_of_the_batches() -> None
     assert np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), want_mean, atol=1e-4)
     assert np.allclose(keras.ops.convert_to_numpy(norm.moving_variance), want_var, rtol=1e-3)
     assert norm.momentum == 0.99  # restored after the pass
+
+
+def test_erasing_covers_a_rectangle_of_some_faces_with_noise() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import train
+
+    rng = np.random.default_rng(0)
+    untouched = train.erase(np.full((50, 48, 48), 128.0, np.float32), 0.0, rng)
+    assert np.all(untouched == 128.0)
+    erased = train.erase(np.full((400, 48, 48), 128.0, np.float32), 0.5, rng)
+    changed = (erased != 128.0).reshape(400, -1)
+    share = changed.any(axis=1).mean()
+    assert 0.4 < share < 0.6
+    areas = changed.sum(axis=1)[changed.any(axis=1)] / (48 * 48)
+    assert areas.max() <= 0.3 and np.median(areas) > 0.05  # 2-25% of the face, noise
+    for face in erased[changed.any(axis=1)][:20]:  # one axis-aligned rectangle each
+        rows, cols = np.nonzero(face != 128.0)
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert len(rows) >= 0.95 * box
+
+
+def test_mixup_mixes_faces_targets_and_weights_alike() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import train
+
+    faces = np.arange(8, dtype=np.float32)[:, None] * np.ones((8, 4), np.float32)
+    targets = np.eye(8, dtype=np.float32)
+    weights = np.arange(8, dtype=np.float32)
+    mixed_faces, mixed_targets, mixed_weights = train.mixup(
+        (faces, targets, weights), 0.4, np.random.default_rng(3))
+    assert np.allclose(mixed_targets.sum(axis=1), 1.0)
+    # Each face is the same blend of two faces as its target and its weight.
+    assert np.allclose(mixed_faces[:, 0], mixed_targets @ np.arange(8))
+    assert np.allclose(mixed_weights, mixed_targets @ np.arange(8))
+    assert not np.allclose(mixed_targets, targets)
+
+
+def test_budget_cuts_the_epochs_to_what_the_time_allows() -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import argparse
+
+    import keras
+    import train
+
+    # A virtual clock: the first epoch (compiling) takes 20 s, the next 10 s, then 20 s.
+    ends = iter([0.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0, 120.0])
+    args = argparse.Namespace(budget=100.0, epochs=300)
+    budget = train.Budget(args, clock=lambda: next(ends))
+    budget.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    stopped_after = []
+    for epoch in range(7):
+        budget.model.stop_training = False
+        budget.on_epoch_end(epoch)
+        if budget.model.stop_training:
+            stopped_after.append(epoch)
+            break
+    # 10 s an epoch at epoch 1 gives 9 epochs; slower epochs then cut it further, so the
+    # fit stops when the clock reaches the budget instead of overrunning it.
+    assert stopped_after == [5] and args.epochs == 6
+    lr = train.lr_schedule(argparse.Namespace(**vars(args), swa=0, warmup=2, lr=1e-3))
+    assert lr(5, 0.0) == pytest.approx(2e-5)  # the last epoch is at the schedule's floor

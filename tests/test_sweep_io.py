@@ -1,0 +1,54 @@
+"""scripts/sweep_io.py: the faces survive the trip to a GPU machine unchanged."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import ferdata  # noqa: E402
+import sweep_io  # noqa: E402
+
+
+def test_pack_then_unpack_gives_back_every_face_and_label(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    count = 2 * sweep_io.COLUMNS + 37  # the last mosaic row is padded
+    source = tmp_path / "fer.npz"
+    votes = rng.integers(0, 10, (count, 10)).astype(np.int8)
+    votes[5] = -1
+    np.savez(source, images=rng.integers(0, 256, (count, 48, 48), dtype=np.uint8),
+             labels=rng.integers(0, 7, count).astype(np.int8),
+             usage=(np.arange(count) % 5 == 0).astype(np.uint8),
+             usage_names=np.array(["Training", "PublicTest", "PrivateTest"]),
+             ferplus_votes=votes)
+    sweep_io.pack(source, tmp_path / "packed")
+    # Random pixels are the worst case for the codec; real faces shrink to 70%.
+    assert (tmp_path / "packed" / "fer.webp").stat().st_size < 1.2 * count * 48 * 48
+    sweep_io.unpack(tmp_path / "packed", tmp_path / "back.npz")
+    for split in ("Training", "PublicTest"):
+        want = ferdata.load_split(source, split)
+        got = ferdata.load_split(tmp_path / "back.npz", split)
+        assert np.array_equal(got.images, want.images)
+        assert np.array_equal(got.labels, want.labels)
+        assert np.array_equal(got.votes, want.votes)
+
+
+def test_summary_says_each_runs_scores_or_that_it_stopped(tmp_path: Path) -> None:
+    finished, stopped = tmp_path / "finished", tmp_path / "stopped"
+    finished.mkdir()
+    stopped.mkdir()
+    record = {"epochs_this_run": 47, "seconds": 386, "validation": {"accuracy": 0.66492},
+              "publictest": {"accuracy": 0.6648}}
+    (finished / "runs.jsonl").write_text(json.dumps(record) + "\n")
+    assert sweep_io.summary(finished) == (
+        "finished: 47 epochs, 386 s, validation 0.6649, PublicTest 0.6648")
+    assert sweep_io.summary(stopped) == "stopped: no run log (stopped before the end)"
+
+
+def test_a_wrong_command_prints_the_usage() -> None:
+    assert sweep_io.main([]) == 2
+    assert sweep_io.main(["unpack", "only-one"]) == 2
