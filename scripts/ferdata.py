@@ -121,27 +121,48 @@ def split_validation(train: Split, test_images: np.ndarray, fraction: float = VA
         raise ValueError(f"validation fraction must be between 0 and 1, got {fraction}")
     copies = copies_of(train.images, test_images)
     kept = take(train, ~copies)
-    keys = pixel_keys(kept.images)
-    first: dict[bytes, int] = {}
-    for row, key in enumerate(keys):
-        first.setdefault(key, row)
-    group_rows: dict[bytes, list[int]] = {key: [] for key in first}
-    for row, key in enumerate(keys):
-        group_rows[key].append(row)
-    salt = seed.to_bytes(8, "little", signed=True)
-    rank = {key: hashlib.blake2b(salt + key, digest_size=8).digest() for key in first}
-    in_val = np.zeros(len(keys), dtype=bool)
-    for label in range(len(LABELS)):
-        groups = sorted((key for key, row in first.items() if kept.labels[row] == label),
-                        key=rank.__getitem__)
-        quota = round(fraction * sum(len(group_rows[k]) for k in groups))
+    in_val = np.zeros(len(kept.labels), dtype=bool)
+    for groups in _ranked_groups(kept, seed):
+        quota = round(fraction * sum(len(rows) for rows in groups))
         taken = 0
-        for key in groups:
+        for rows in groups:
             if taken >= quota:
                 break
-            in_val[group_rows[key]] = True
-            taken += len(group_rows[key])
+            in_val[rows] = True
+            taken += len(rows)
     return Selection(take(kept, ~in_val), take(kept, in_val), int(copies.sum()))
+
+
+def fold_ids(split: Split, folds: int, seed: int = VAL_SEED) -> np.ndarray:
+    """The fold (0 to ``folds`` - 1) of each face, for teachers that must read faces they
+    did not train on: stratified like :func:`split_validation` (each class's groups of
+    identical pictures dealt in turn, in seeded-hash order), copies always in one fold.
+
+    Raises:
+        ValueError: fewer than 2 folds.
+    """
+    if folds < 2:
+        raise ValueError(f"folds must be 2 or more, got {folds}")
+    fold = np.zeros(len(split.labels), dtype=np.int64)
+    for groups in _ranked_groups(split, seed):
+        for turn, rows in enumerate(groups):
+            fold[rows] = turn % folds
+    return fold
+
+
+def _ranked_groups(split: Split, seed: int) -> list[list[list[int]]]:
+    """Per class, the rows of each group of identical pictures (a group's class is its first
+    row's label), ranked by a seeded hash of the pixels: an order that depends on neither the
+    order of the rows nor anything but the pictures and the seed."""
+    keys = pixel_keys(split.images)
+    group_rows: dict[bytes, list[int]] = {}
+    for row, key in enumerate(keys):
+        group_rows.setdefault(key, []).append(row)
+    salt = seed.to_bytes(8, "little", signed=True)
+    rank = {key: hashlib.blake2b(salt + key, digest_size=8).digest() for key in group_rows}
+    ranked = sorted(group_rows, key=rank.__getitem__)
+    return [[group_rows[key] for key in ranked if split.labels[group_rows[key][0]] == label]
+            for label in range(len(LABELS))]
 
 
 def load_selection(path: Path, fraction: float = VAL_FRACTION,

@@ -92,7 +92,8 @@ def collect(work: Path, result: Path) -> None:
     for first in range(0, len(runs), RUNS_PER_TAR):
         with tarfile.open(result / f"runs{first // RUNS_PER_TAR}.tar", "w") as tar:
             for run in runs[first:first + RUNS_PER_TAR]:
-                for path in (run / "slim.keras", run / "history.csv", run / "runs.jsonl",
+                for path in (run / "slim.keras", run / "oof.npz", run / "history.csv",
+                             run / "runs.jsonl",
                              work / f"{run.name}.log"):
                     if path.exists():
                         tar.add(path, arcname=f"{run.name}/{path.name}")

@@ -18,9 +18,11 @@ validation accuracy is ``OUT/best.keras``; ``OUT/history.csv`` has every epoch;
 Augmentation is plain numpy + OpenCV so that no backend-specific ops are needed.
 ``--teacher`` distils trained models (say, two seeds) into this one: their averaged reading
 of each face becomes part of its target, so a single network inherits most of an ensemble's
-accuracy at one network's size and speed. ``--swa N`` trains the last N epochs at a constant
-learning rate and averages their weights into ``OUT/swa.keras`` (with batch-norm statistics
-recomputed for the averaged weights).
+accuracy at one network's size and speed. Fold teachers read faces they never trained on:
+``--fold K --folds N`` trains one on all but fold K and writes its reading of fold K to
+``OUT/oof.npz``; a student takes the N files with ``--teacher-oof``. ``--swa N`` trains the
+last N epochs at a constant learning rate and averages their weights into ``OUT/swa.keras``
+(with batch-norm statistics recomputed for the averaged weights).
 """
 
 from __future__ import annotations
@@ -89,6 +91,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teacher", type=Path, nargs="+", default=[],
                    help="trained .keras model(s) whose averaged reading is mixed into the "
                         "targets (distillation)")
+    p.add_argument("--fold", type=int, metavar="K",
+                   help="train a fold teacher: leave out fold K of --folds (ferdata.fold_ids) "
+                        "and write the best epoch's reading of those faces to OUT/oof.npz")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--teacher-oof", type=Path, nargs="+", default=[], metavar="OOF",
+                   help="fold teachers' oof.npz files, one per fold: each face's target takes "
+                        "the reading of the teacher that did not train on it (distillation)")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="share of the teachers' reading in each target")
     p.add_argument("--swa", type=int, default=0, metavar="N",
@@ -135,19 +144,42 @@ def soft_targets(split: ferdata.Split, ferplus_weight: float, smoothing: float) 
     return target
 
 
+def reading(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The model's probabilities for each face, averaged with those for its mirror image
+    (as the exported file reads a face)."""
+    faces = images[..., None].astype(np.float32) / 255.0
+    views = (faces, faces[:, :, ::-1])
+    return np.mean([model.predict(v, batch_size=256, verbose=0) for v in views], axis=0)
+
+
 def teacher_targets(paths: list[Path], images: np.ndarray) -> np.ndarray:
     """The teachers' probabilities for each face, averaged over the models and over each
     face and its mirror image: an ensemble's reading, which one network can learn from.
 
     Read once on the plain faces; the augmentation is mild enough for it to still hold.
     """
-    faces = images[..., None].astype(np.float32) / 255.0
-    total = np.zeros((len(images), 7), dtype=np.float32)
+    return np.mean([reading(keras.models.load_model(p), images) for p in paths], axis=0)
+
+
+def oof_targets(paths: list[Path], count: int) -> np.ndarray:
+    """Each training face's reading by the fold teacher that left it out (``--fold``).
+
+    Raises:
+        ValueError: a file was made on other faces, or the files leave faces uncovered.
+    """
+    total = np.full((count, 7), np.nan, dtype=np.float32)
     for path in paths:
-        model = keras.models.load_model(path)
-        for view in (faces, faces[:, :, ::-1]):
-            total += model.predict(view, batch_size=256, verbose=0)
-    return total / (2 * len(paths))
+        with np.load(path) as oof:
+            if int(oof["count"]) != count:
+                raise ValueError(f"{path}: made on {int(oof['count'])} training faces, not "
+                                 f"{count}; train the fold teachers with the same data and "
+                                 "--limit")
+            total[oof["rows"]] = oof["probs"]
+    missing = int(np.isnan(total[:, 0]).sum())
+    if missing:
+        raise ValueError(f"--teacher-oof: {missing} of {count} training faces have no fold "
+                         "teacher's reading; train the missing folds")
+    return total
 
 
 def sample_weights(labels: np.ndarray, power: float) -> np.ndarray:
@@ -403,11 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(args.seed)
     train, val, test = split_data(args)
     targets = soft_targets(train, args.ferplus_weight, args.label_smoothing)
+    w = args.teacher_weight
     if args.teacher:
-        w = args.teacher_weight
         targets = (1 - w) * targets + w * teacher_targets(args.teacher, train.images)
-    batches = FaceBatches(train.images, targets,
-                          sample_weights(train.labels, args.class_weight_power),
+    if args.teacher_oof:
+        targets = (1 - w) * targets + w * oof_targets(args.teacher_oof, len(train.labels))
+    fold = None if args.fold is None else ferdata.fold_ids(train, args.folds)
+    rows = np.arange(len(train.labels)) if fold is None else np.flatnonzero(fold != args.fold)
+    batches = FaceBatches(train.images[rows], targets[rows],
+                          sample_weights(train.labels[rows], args.class_weight_power),
                           args.batch, args.seed, train=True, degrade_share=args.degrade_aug,
                           epoch=resume_epoch(args.out), erase_share=args.erase,
                           mixup_alpha=args.mixup)
@@ -425,6 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     report("best epoch", result)
     if args.swa:
         result = {"best_epoch": result, **average_model(args, model, batches, val)}
+    if fold is not None:
+        left_out = np.flatnonzero(fold == args.fold)
+        np.savez(args.out / "oof.npz", rows=left_out, count=len(train.labels),
+                 probs=reading(best, train.images[left_out]))
     tested = evaluate(best, test)  # reported only: nothing above looked at it
     report("best epoch on PublicTest (reported, not chosen on)", tested)
     log_run(args, model, started, len(history.epoch), result, tested)

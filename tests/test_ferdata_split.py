@@ -96,3 +96,19 @@ def test_load_selection_reads_a_project_npz(tmp_path: Path) -> None:
     selection = ferdata.load_selection(path)
     assert selection.copies_removed == 1
     assert len(selection.val.labels) == pytest.approx(0.1 * (len(train.labels) - 1), abs=7)
+
+
+def test_folds_are_stratified_keep_copies_together_and_ignore_row_order() -> None:
+    train = synthetic_training()
+    train.images[1:6] = train.images[0]  # a group of 6 identical pictures, one class
+    train.labels[1:6] = train.labels[0]
+    fold = ferdata.fold_ids(train, 5)
+    assert len(set(fold[:6].tolist())) == 1
+    for label in range(7):  # groups dealt in turn: the folds differ by one group at most
+        per_fold = np.bincount(fold[train.labels == label], minlength=5)
+        assert per_fold.max() - per_fold.min() <= (6 if label == train.labels[0] else 1)
+    order = np.random.default_rng(4).permutation(len(train.labels))
+    reordered = ferdata.fold_ids(ferdata.take(train, order), 5)
+    assert np.array_equal(reordered, fold[order])
+    with pytest.raises(ValueError, match="folds must be 2 or more"):
+        ferdata.fold_ids(train, 1)

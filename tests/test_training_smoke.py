@@ -276,3 +276,40 @@ def test_budget_cuts_the_epochs_to_what_the_time_allows() -> None:
     assert stopped_after == [5] and args.epochs == 6
     lr = train.lr_schedule(argparse.Namespace(**vars(args), swa=0, warmup=2, lr=1e-3))
     assert lr(5, 0.0) == pytest.approx(2e-5)  # the last epoch is at the schedule's floor
+
+
+def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
+        tmp_path: Path) -> None:
+    data = tmp_path / "fer2013.csv"
+    write_kaggle_csv(data, {"Training": 140, "PublicTest": 14})
+    tiny = ("--epochs", "1", "--widths", "4,4,4,4", "--dense", "8", "--batch", "32")
+    oofs = []
+    for fold in (0, 1):
+        out = tmp_path / f"fold{fold}"
+        run("train.py", "--data", str(data), "--out", str(out), "--fold", str(fold),
+            "--folds", "2", *tiny)
+        oofs.append(out / "oof.npz")
+    sys.path.insert(0, str(SCRIPTS))
+    import ferdata
+    import train
+
+    # 140 faces, 14 held out for validation: each teacher read exactly its own fold.
+    selection = ferdata.split_validation(ferdata.load_split(data, "Training"),
+                                         ferdata.load_split(data, "PublicTest").images)
+    fold = ferdata.fold_ids(selection.train, 2)
+    for k, path in enumerate(oofs):
+        with np.load(path) as oof:
+            assert np.array_equal(oof["rows"], np.flatnonzero(fold == k))
+            assert int(oof["count"]) == 126 and np.allclose(oof["probs"].sum(axis=1), 1)
+    targets = train.oof_targets(oofs, 126)
+    assert targets.shape == (126, 7) and not np.isnan(targets).any()
+    with pytest.raises(ValueError, match="63 of 126 training faces have no fold"):
+        train.oof_targets(oofs[:1], 126)
+    with pytest.raises(ValueError, match="made on 126 training faces, not 100"):
+        train.oof_targets(oofs, 100)
+
+    student = tmp_path / "student"
+    run("train.py", "--data", str(data), "--out", str(student), "--teacher-oof",
+        *map(str, oofs), *tiny)
+    record = json.loads((student / "runs.jsonl").read_text())
+    assert record["settings"]["teacher_oof"] == [str(p) for p in oofs]
