@@ -105,7 +105,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "averaging) into OUT/swa.keras, trained at a constant --swa-lr")
     p.add_argument("--swa-lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=1)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.fold is not None and not 0 <= args.fold < args.folds:
+        p.error(f"--fold {args.fold}: a fold is 0 to {args.folds - 1} with --folds {args.folds}")
+    return args
 
 
 def split_data(args: argparse.Namespace) -> tuple[ferdata.Split, ferdata.Split, ferdata.Split]:
@@ -323,7 +326,7 @@ def lr_schedule(args: argparse.Namespace):
 
 
 class Budget(keras.callbacks.Callback):
-    """Fits the fit into ``args.budget`` seconds of wall-clock time.
+    """Fits the training (``model.fit``) into ``args.budget`` seconds of wall-clock time.
 
     After every epoch but this process's first (which also compiles, so it is no measure),
     ``args.epochs`` becomes what the mean epoch time so far allows, never more than asked;
@@ -435,11 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     keras.utils.set_random_seed(args.seed)
     train, val, test = split_data(args)
     targets = soft_targets(train, args.ferplus_weight, args.label_smoothing)
-    w = args.teacher_weight
+    share = args.teacher_weight
     if args.teacher:
-        targets = (1 - w) * targets + w * teacher_targets(args.teacher, train.images)
+        targets = (1 - share) * targets + share * teacher_targets(args.teacher, train.images)
     if args.teacher_oof:
-        targets = (1 - w) * targets + w * oof_targets(args.teacher_oof, len(train.labels))
+        targets = ((1 - share) * targets
+                   + share * oof_targets(args.teacher_oof, len(train.labels)))
     fold = None if args.fold is None else ferdata.fold_ids(train, args.folds)
     rows = np.arange(len(train.labels)) if fold is None else np.flatnonzero(fold != args.fold)
     batches = FaceBatches(train.images[rows], targets[rows],

@@ -307,6 +307,8 @@ def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
         train.oof_targets(oofs[:1], 126)
     with pytest.raises(ValueError, match="made on 126 training faces, not 100"):
         train.oof_targets(oofs, 100)
+    with pytest.raises(SystemExit):  # folds are 0 and 1: refused before any work
+        train.parse_args(["--data", str(data), "--fold", "2", "--folds", "2"])
 
     student = tmp_path / "student"
     run("train.py", "--data", str(data), "--out", str(student), "--teacher-oof",
