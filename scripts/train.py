@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=0.0, metavar="SECONDS",
                    help="fit the training into this wall-clock time: each epoch, --epochs "
                         "is cut to what the measured epoch time allows; 0 = off")
+    p.add_argument("--workers", type=int, default=1,
+                   help="threads that make the training batches (the augmentation) while the "
+                        "network trains; the draws are the same for any number")
     p.add_argument("--limit", type=int, default=0, help="use only N training faces (smoke runs)")
     p.add_argument("--init", type=Path, help="start from this trained .keras (fine-tuning)")
     p.add_argument("--teacher", type=Path, nargs="+", default=[],
@@ -240,15 +243,17 @@ BACKUP = "backup"
 class FaceBatches(keras.utils.PyDataset):
     """Shuffled, optionally augmented batches of (faces in [0, 1], targets, weights).
 
-    Each epoch draws its order and augmentations from its own generator, seeded by
-    ``(seed, epoch)``: a run resumed at ``epoch`` sees what an uninterrupted run would have,
-    not the first epoch's draws again (which it did before, with one generator per process).
+    Each epoch's order comes from a generator seeded by ``(seed, epoch)`` and each batch's
+    draws from one seeded by ``(seed, epoch, index)``: a run resumed at ``epoch`` sees what an
+    uninterrupted run would have (with one generator per process it replayed the first
+    epoch's draws), and batches made by ``workers`` threads in any order are the same.
     """
 
     def __init__(self, images: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
                  batch: int, seed: int, train: bool, degrade_share: float = 0.0,
-                 epoch: int = 0, erase_share: float = 0.0, mixup_alpha: float = 0.0) -> None:
-        super().__init__()
+                 epoch: int = 0, erase_share: float = 0.0, mixup_alpha: float = 0.0,
+                 workers: int = 1) -> None:
+        super().__init__(workers=workers)
         self.images, self.targets, self.weights = images, targets, weights
         self.batch, self.train, self.degrade_share = batch, train, degrade_share
         self.erase_share, self.mixup_alpha = erase_share, mixup_alpha
@@ -261,16 +266,17 @@ class FaceBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         rows = self.order[index * self.batch:(index + 1) * self.batch]
         faces = self.images[rows]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.train and self.degrade_share > 0:
-            faces = degrade.degrade_some(faces, self.degrade_share, self.rng)
-        faces = augment(faces, self.rng) if self.train else faces.astype(np.float32)
+            faces = degrade.degrade_some(faces, self.degrade_share, rng)
+        faces = augment(faces, rng) if self.train else faces.astype(np.float32)
         if self.train and self.erase_share > 0:
-            faces = erase(faces, self.erase_share, self.rng)
+            faces = erase(faces, self.erase_share, rng)
         batch: tuple[np.ndarray, ...] = (faces[..., None] / 255.0, self.targets[rows])
         if self.weights is not None:
             batch = (*batch, self.weights[rows])
         if self.train and self.mixup_alpha > 0:
-            batch = mixup(batch, self.mixup_alpha, self.rng)
+            batch = mixup(batch, self.mixup_alpha, rng)
         return batch
 
     def on_epoch_end(self) -> None:
@@ -278,9 +284,9 @@ class FaceBatches(keras.utils.PyDataset):
         self._draw()
 
     def _draw(self) -> None:
-        self.rng = np.random.default_rng([self.seed, self.epoch])
         count = len(self.images)
-        self.order = self.rng.permutation(count) if self.train else np.arange(count)
+        self.order = (np.random.default_rng([self.seed, self.epoch]).permutation(count)
+                      if self.train else np.arange(count))
 
 
 def resume_epoch(out: Path) -> int:
@@ -450,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                           sample_weights(train.labels[rows], args.class_weight_power),
                           args.batch, args.seed, train=True, degrade_share=args.degrade_aug,
                           epoch=resume_epoch(args.out), erase_share=args.erase,
-                          mixup_alpha=args.mixup)
+                          mixup_alpha=args.mixup, workers=args.workers)
     val_batches = FaceBatches(val.images, np.eye(7, dtype=np.float32)[val.labels], None,
                               256, args.seed, train=False)
     model = (keras.models.load_model(args.init) if args.init else

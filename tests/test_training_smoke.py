@@ -111,7 +111,8 @@ def test_degrade_aug_trains_on_degraded_faces(tmp_path: Path) -> None:
     out = tmp_path / "degraded"
     run("train.py", "--data", str(data), "--out", str(out), "--epochs", "1",
         "--widths", "4,4,4,4", "--dense", "8", "--batch", "32", "--degrade-aug", "0.5",
-        "--mixup", "0.2", "--erase", "0.5", "--optimizer", "sgd", "--lr", "0.01")
+        "--mixup", "0.2", "--erase", "0.5", "--optimizer", "sgd", "--lr", "0.01",
+        "--workers", "2")
     record = json.loads((out / "runs.jsonl").read_text())
     assert record["settings"]["degrade_aug"] == 0.5 and "accuracy" in record["publictest"]
     assert record["settings"]["optimizer"] == "sgd" and record["settings"]["mixup"] == 0.2
@@ -144,6 +145,11 @@ def test_a_resumed_run_draws_what_an_uninterrupted_run_would(tmp_path: Path) -> 
     assert not np.array_equal(first, second)  # a new epoch: new order and augmentations
     assert np.array_equal(batches(epoch=1)[0][0], second)  # resumed at epoch 1: the same
     assert np.array_equal(batches()[0][0], first)
+    # Batches made in another order (threads) are the same batches.
+    backwards, forwards = batches(), batches()
+    late = {i: backwards[i][0] for i in (4, 2, 0)}
+    early = {i: forwards[i][0] for i in (0, 2, 4)}
+    assert all(np.array_equal(late[i], early[i]) for i in (0, 2, 4))
 
     out = tmp_path / "run"
     assert train.resume_epoch(out) == 0
