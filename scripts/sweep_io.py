@@ -6,9 +6,9 @@
     python scripts/sweep_io.py collect WORK RESULT      # each run's model, logs: tars in RESULT
 
 The machine takes at most 64 MiB of files a call and FER2013 is 74 MB of pixels that zlib
-cannot shrink; one lossless WebP mosaic of all faces is 52 MB (checked on unpack). It gives
-back at most 8 files of 16 MiB, so ``collect`` saves each run's best model without its
-optimizer state (4.5 MB instead of 13) and packs three runs a tar.
+cannot shrink; one lossless WebP mosaic of all faces is 52 MB (decoded and compared when
+packed). It gives back at most 8 files of 16 MiB, so ``collect`` saves each run's best model
+without its optimizer state (4.5 MB instead of 13) and packs three runs a tar.
 """
 
 from __future__ import annotations
