@@ -111,6 +111,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.fold is not None and not 0 <= args.fold < args.folds:
         p.error(f"--fold {args.fold}: a fold is 0 to {args.folds - 1} with --folds {args.folds}")
+    # The weight average's window is fixed from --epochs when training starts, which the
+    # budget later cuts; and two kinds of teacher would each dilute the other's share.
+    if args.budget and args.swa:
+        p.error("--budget with --swa: the averaging window would miss the cut epochs; use one")
+    if args.teacher and args.teacher_oof:
+        p.error("--teacher with --teacher-oof: give one kind of teacher")
     return args
 
 

@@ -315,6 +315,11 @@ def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
         train.oof_targets(oofs, 100)
     with pytest.raises(SystemExit):  # folds are 0 and 1: refused before any work
         train.parse_args(["--data", str(data), "--fold", "2", "--folds", "2"])
+    with pytest.raises(SystemExit):  # the budget would cut the averaging window away
+        train.parse_args(["--data", str(data), "--budget", "60", "--swa", "3"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", str(data), "--teacher", "a.keras", "--teacher-oof",
+                          *map(str, oofs)])
 
     student = tmp_path / "student"
     run("train.py", "--data", str(data), "--out", str(student), "--teacher-oof",
