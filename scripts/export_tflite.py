@@ -126,10 +126,13 @@ def count_macs(model) -> int:
     total = 0
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind == "Conv2D":
+        if kind in ("Conv2D", "SeparableConv2D"):
             _, h, w, c_out = layer.output.shape
             k_h, k_w = layer.kernel_size
-            total += h * w * c_out * k_h * k_w * layer.input.shape[-1]
+            c_in = layer.input.shape[-1]
+            # Separable: a depthwise k x k conv per input channel, then a 1x1 conv.
+            total += h * w * (c_in * k_h * k_w + c_in * c_out if kind == "SeparableConv2D"
+                              else c_out * k_h * k_w * c_in)
         elif kind == "Dense":
             total += layer.input.shape[-1] * layer.units
     return int(total)

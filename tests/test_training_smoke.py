@@ -326,3 +326,54 @@ def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
         *map(str, oofs), *tiny)
     record = json.loads((student / "runs.jsonl").read_text())
     assert record["settings"]["teacher_oof"] == [str(p) for p in oofs]
+
+
+@pytest.mark.parametrize("arch", ["vgg", "residual", "separable"])
+def test_each_arch_builds_a_seven_class_network_and_counts_its_macs(arch: str) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    import export_tflite
+    import train
+
+    model = train.build_model([8, 16], 32, 0.0, arch)
+    probs = model.predict(np.zeros((2, 48, 48, 1), np.float32), verbose=0)
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert ("Add" in kinds) == (arch == "residual")
+    assert ("SeparableConv2D" in kinds) == (arch == "separable")
+    # Hand count: block 1 at 48x48, block 2 at 24x24, then 12*12*16 -> 32 -> 7.
+    head = 12 * 12 * 16 * 32 + 32 * 7
+    first = 48 * 48 * 9 * 8  # on the one grey channel every arch has a plain conv
+    if arch == "separable":  # depthwise 3x3, then 1x1
+        rest = 48 * 48 * (8 * 9 + 8 * 8) + 24 * 24 * ((8 * 9 + 8 * 16) + (16 * 9 + 16 * 16))
+    else:
+        rest = 48 * 48 * 9 * 8 * 8 + 24 * 24 * 9 * (8 * 16 + 16 * 16)
+        if arch == "residual":  # the 1x1 shortcuts where the width changes
+            rest += 48 * 48 * 1 * 8 + 24 * 24 * 8 * 16
+    assert export_tflite.count_macs(model) == first + rest + head
+
+
+def test_bench_arch_exports_each_candidate_as_an_int8_file_with_the_mirror(
+        tmp_path: Path) -> None:
+    data = tmp_path / "fer2013.csv"
+    write_kaggle_csv(data, {"Training": 14, "PublicTest": 7})
+    listed = tmp_path / "candidates.txt"
+    listed.write_text("# comment\nsmall|--widths 4,4,4,4 --dense 8\n\n"
+                      "sep|--arch separable --widths 4,8,8,8 --dense 8\n")
+    out = run("bench_arch.py", str(listed), "--data", str(data), "--out", str(tmp_path / "o"),
+              "--calibration", "5")
+    rows = [line for line in out.splitlines() if line.startswith("| small") or
+            line.startswith("| sep")]
+    assert len(rows) == 2
+    import tensorflow as tf
+
+    for name in ("small", "sep"):
+        interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "o" / f"{name}.tflite"))
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        assert interpreter.get_input_details()[0]["dtype"] == np.int8
+        assert "REVERSE_V2" in ops  # the mirror view is in the file
+        assert ("DEPTHWISE_CONV_2D" in ops) == (name == "sep")
+    listed.write_text("no separator here\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "bench_arch.py"), str(listed), "--data",
+                          str(data)], env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "candidates.txt:1: want NAME|train.py arguments" in bad.stderr
