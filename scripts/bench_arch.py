@@ -38,8 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def candidates(path: Path) -> list[tuple[str, list[str]]]:
-    """(name, train.py arguments) for each non-empty line of a recipe file."""
+def candidates(path: Path) -> list[tuple[str, argparse.Namespace]]:
+    """(name, train.py settings) for each line of a recipe file, all checked before any work."""
     found = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -47,15 +47,18 @@ def candidates(path: Path) -> list[tuple[str, list[str]]]:
         name, sep, extra = line.partition("|")
         if not sep or not name.strip():
             raise SystemExit(f"{path}:{number}: want NAME|train.py arguments, got {line!r}")
-        found.append((name.strip(), extra.split()))
+        try:
+            settings = train.parse_args(["--data", "unused", *extra.split()])
+        except SystemExit:  # argparse has said what is wrong, above
+            raise SystemExit(f"{path}:{number}: {name.strip()}: not train.py arguments") from None
+        found.append((name.strip(), settings))
     return found
 
 
-def export(name: str, extra: list[str], calibration: np.ndarray, out: Path) -> str:
+def export(name: str, settings: argparse.Namespace, calibration: np.ndarray, out: Path) -> str:
     """Writes OUT/NAME.tflite for one candidate; returns its table row."""
     import keras
 
-    settings = train.parse_args(["--data", "unused", *extra])
     keras.utils.set_random_seed(settings.seed)
     net = train.model_from(settings)
     model = export_tflite.combined([export_tflite.without_softmax(net)], flip=True)
@@ -63,7 +66,8 @@ def export(name: str, extra: list[str], calibration: np.ndarray, out: Path) -> s
         tflite = export_tflite.convert(model, calibration)
     (out / f"{name}.tflite").write_bytes(tflite)
     macs = 2 * export_tflite.count_macs(net)  # the face and its mirror image
-    return (f"| {name} | {' '.join(extra) or '(shipped recipe)'} | {net.count_params():,} "
+    arguments = f"--arch {settings.arch} --widths {settings.widths} --dense {settings.dense}"
+    return (f"| {name} | {arguments} | {net.count_params():,} "
             f"| {macs / 1e6:.1f} | {len(tflite) / 1e6:.2f} |")
 
 
@@ -74,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     calibration = faces[np.random.default_rng(1).choice(len(faces), args.calibration,
                                                         replace=False)]
     args.out.mkdir(parents=True, exist_ok=True)
-    print("| name | arguments | parameters | M MACs a face | MB on disk |")
+    print("| name | network | parameters | M MACs a face | MB on disk |")
     print("|---|---|---|---|---|")
-    for name, extra in listed:
-        print(export(name, extra, calibration, args.out), flush=True)
+    for name, settings in listed:
+        print(export(name, settings, calibration, args.out), flush=True)
     return 0
 
 

@@ -372,8 +372,12 @@ def test_bench_arch_exports_each_candidate_as_an_int8_file_with_the_mirror(
         assert interpreter.get_input_details()[0]["dtype"] == np.int8
         assert "REVERSE_V2" in ops  # the mirror view is in the file
         assert ("DEPTHWISE_CONV_2D" in ops) == (name == "sep")
-    listed.write_text("no separator here\n")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    bad = subprocess.run([sys.executable, str(SCRIPTS / "bench_arch.py"), str(listed), "--data",
-                          str(data)], env=env, capture_output=True, text=True, timeout=600)
-    assert bad.returncode != 0 and "candidates.txt:1: want NAME|train.py arguments" in bad.stderr
+    for text, said in (("no separator here\n", "candidates.txt:1: want NAME|train.py arguments"),
+                       ("ok|\nodd|--arch round\n", "candidates.txt:2: odd: not train.py")):
+        listed.write_text(text)
+        bad = subprocess.run([sys.executable, str(SCRIPTS / "bench_arch.py"), str(listed),
+                              "--data", str(data), "--out", str(tmp_path / "bad")], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert bad.returncode != 0 and said in bad.stderr, bad.stderr
+        assert not (tmp_path / "bad").exists()  # nothing built before every line is checked
