@@ -5,7 +5,8 @@
 # Here, once:  python scripts/sweep_io.py pack FER_NPZ .gpu   (.gpu ignored in .git/info/exclude)
 #              pip download keras, optree, namex wheels for the machine's Python into .gpu/whl
 # There:       BUDGET=430 bash scripts/gpu_sweep.sh RECIPES     (carry .gpu)
-# RECIPES has a line per run: NAME|train.py arguments (on top of the common ones below).
+# RECIPES has a line per run: NAME|train.py arguments (on top of the common ones below);
+# lines starting with # are comments.
 set -uo pipefail
 recipes=${1:?usage: gpu_sweep.sh RECIPES}
 BUDGET=${BUDGET:-430}
@@ -31,7 +32,7 @@ done
 export KERAS_BACKEND=$backend
 common=(--data "$WORK/fer.npz" --epochs 300 --patience 1000 --budget "$BUDGET")
 while IFS='|' read -r name extra; do
-  [ -n "$name" ] || continue
+  case $name in ''|'#'*) continue ;; esac  # blank lines and comments
   # The budget covers the fit; the margin covers loading, compiling and the final scores.
   # shellcheck disable=SC2086  # extra is a list of arguments
   timeout $((BUDGET + 70)) "$PY" scripts/train.py "${common[@]}" --out "$WORK/$name" $extra \
