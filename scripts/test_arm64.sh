@@ -86,7 +86,8 @@ cannot_run() {  # prints why this machine cannot run the stage; nothing when it 
 
 host_tools() {
   local missing=() p
-  for p in mmdebstrap qemu-user-static binfmt-support; do
+  # arch-test: mmdebstrap only recommends it, but refuses a foreign --arch without it.
+  for p in mmdebstrap arch-test qemu-user-static binfmt-support; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
