@@ -178,6 +178,13 @@ def evaluate(float_logits: np.ndarray, tflite: bytes, test: ferdata.Split) -> di
     }
 
 
+def calibration_faces(data: Path, count: int, seed: int) -> np.ndarray:
+    """``count`` Training faces drawn without replacement by a generator seeded ``seed``:
+    the faces whose activations set the int8 ranges."""
+    faces = ferdata.load_split(data, "Training").images
+    return faces[np.random.default_rng(seed).choice(len(faces), count, replace=False)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import keras
@@ -186,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     model = combined(models, args.flip)
     test = ferdata.load_split(args.data, "PublicTest")
     float_logits = predict(model, test)
-    train = ferdata.load_split(args.data, "Training")
-    rng = np.random.default_rng(args.seed)
-    calibration = train.images[rng.choice(len(train.images), args.calibration, replace=False)]
-    tflite = convert(model, calibration)
+    tflite = convert(model, calibration_faces(args.data, args.calibration, args.seed))
     evaluation = evaluate(float_logits, tflite, test)
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "emotion.json"

@@ -6,7 +6,8 @@
 #              pip download keras, optree, namex wheels for the machine's Python into .gpu/whl
 # There:       BUDGET=430 bash scripts/gpu_sweep.sh RECIPES     (carry .gpu)
 # RECIPES has a line per run: NAME|train.py arguments (on top of the common ones below);
-# lines starting with # are comments.
+# lines starting with # are comments (scripts/recipes.py reads and checks them all first).
+# PACKED (default .gpu) is the packed faces' folder; PY, WORK, OUT, WHEELS and BACKENDS below.
 set -uo pipefail
 recipes=${1:?usage: gpu_sweep.sh RECIPES}
 BUDGET=${BUDGET:-430}
@@ -14,13 +15,15 @@ PY=${PY:-python3}
 WORK=${WORK:-/tmp/sweep}
 RESULT=${OUT:-build/sweep}
 mkdir -p "$WORK" "$RESULT"
-WHEELS=${WHEELS-.gpu/whl}  # empty: use the Keras installed
+PACKED=${PACKED:-.gpu}
+WHEELS=${WHEELS-$PACKED/whl}  # empty: use the Keras installed
 if [ -n "$WHEELS" ]; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$WORK/site" "$WHEELS"/*.whl \
     || exit 1
   export PYTHONPATH=$WORK/site
 fi
-"$PY" scripts/sweep_io.py unpack .gpu "$WORK/fer.npz" || exit 1
+"$PY" scripts/recipes.py "$recipes" > "$WORK/recipes.tsv" || exit 1
+"$PY" scripts/sweep_io.py unpack "$PACKED" "$WORK/fer.npz" || exit 1
 # JAX would take 75% of the GPU's memory per process; the runs share one GPU.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.08
 export TF_CPP_MIN_LOG_LEVEL=2 PYTHONUNBUFFERED=1
@@ -31,12 +34,11 @@ done
 [ -n "$backend" ] || { echo "gpu_sweep: Keras trains on none of: ${BACKENDS:-jax torch}"; exit 1; }
 export KERAS_BACKEND=$backend
 common=(--data "$WORK/fer.npz" --epochs 300 --patience 1000 --budget "$BUDGET")
-while IFS='|' read -r name extra; do
-  case $name in ''|'#'*) continue ;; esac  # blank lines and comments
+while IFS=$'\t' read -r name extra; do
   # The budget covers the fit; the margin covers loading, compiling and the final scores.
   # shellcheck disable=SC2086  # extra is a list of arguments
   timeout $((BUDGET + 70)) "$PY" scripts/train.py "${common[@]}" --out "$WORK/$name" $extra \
     > "$WORK/$name.log" 2>&1 &
-done < "$recipes"
+done < "$WORK/recipes.tsv"
 wait
 "$PY" scripts/sweep_io.py collect "$WORK" "$RESULT"

@@ -118,25 +118,27 @@ def test_degrade_aug_trains_on_degraded_faces(tmp_path: Path) -> None:
     assert record["settings"]["optimizer"] == "sgd" and record["settings"]["mixup"] == 0.2
 
     sys.path.insert(0, str(SCRIPTS))
-    import train
+    import face_batches
 
     faces = np.random.default_rng(0).integers(0, 256, (8, 48, 48), dtype=np.uint8)
     targets = np.eye(7, dtype=np.float32)[np.arange(8) % 7]
-    batches = train.FaceBatches(faces, targets, None, 8, seed=1, train=True, degrade_share=1.0)
+    batches = face_batches.FaceBatches(faces, targets, None, 8, seed=1, train=True,
+                                       degrade_share=1.0)
     x, y = batches[0]
     assert x.shape == (8, 48, 48, 1) and x.min() >= 0 and x.max() <= 1 and y.shape == (8, 7)
 
 
 def test_a_resumed_run_draws_what_an_uninterrupted_run_would(tmp_path: Path) -> None:
     sys.path.insert(0, str(SCRIPTS))
+    import face_batches
     import train
 
     faces = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
     targets = np.eye(7, dtype=np.float32)[np.arange(40) % 7]
 
-    def batches(epoch: int = 0) -> train.FaceBatches:
-        return train.FaceBatches(faces, targets, None, 8, seed=3, train=True,
-                                 degrade_share=0.5, epoch=epoch)
+    def batches(epoch: int = 0) -> face_batches.FaceBatches:
+        return face_batches.FaceBatches(faces, targets, None, 8, seed=3, train=True,
+                                        degrade_share=0.5, epoch=epoch)
 
     running = batches()
     first = running[0][0]
@@ -160,6 +162,7 @@ def test_a_resumed_run_draws_what_an_uninterrupted_run_would(tmp_path: Path) -> 
 
 def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path) -> None:
     sys.path.insert(0, str(SCRIPTS))
+    import emotion_net
     import keras
     import train
 
@@ -167,7 +170,7 @@ def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path)
     for seed in (1, 2):
         keras.utils.set_random_seed(seed)
         path = tmp_path / f"t{seed}.keras"
-        train.build_model([4, 4, 4, 4], 8, 0.0).save(path)
+        emotion_net.build_model([4, 4, 4, 4], 8, 0.0).save(path)
         paths.append(path)
     faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
     got = train.teacher_targets(paths, faces)
@@ -184,11 +187,11 @@ def test_weight_average_is_the_mean_of_the_last_epochs_and_survives_a_resume(
         tmp_path: Path) -> None:
     sys.path.insert(0, str(SCRIPTS))
     import keras
-    import train
+    import train_callbacks
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     path = tmp_path / "swa.npz"
-    average = train.WeightAverage(path, first_epoch=1)
+    average = train_callbacks.WeightAverage(path, first_epoch=1)
     average.set_model(model)
     seen = []
     for epoch in range(4):
@@ -199,7 +202,7 @@ def test_weight_average_is_the_mean_of_the_last_epochs_and_survives_a_resume(
     assert average.count == 3  # epoch 0 came before the averaging window
     assert np.allclose(average.mean[0], np.mean(seen[1:]))
 
-    resumed = train.WeightAverage(path, first_epoch=1)
+    resumed = train_callbacks.WeightAverage(path, first_epoch=1)
     resumed.set_model(model)
     resumed.on_epoch_end(3)  # already counted before the restart: not added twice
     assert resumed.count == 3 and np.allclose(resumed.mean[1], np.mean(seen[1:]))
@@ -208,13 +211,13 @@ def test_weight_average_is_the_mean_of_the_last_epochs_and_survives_a_resume(
 def test_recompute_batch_norm_gives_the_mean_statistics_of_the_batches() -> None:
     sys.path.insert(0, str(SCRIPTS))
     import keras
-    import train
+    import train_callbacks
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization()])
     rng = np.random.default_rng(0)
     batches = [(rng.normal(mean, scale, (256, 2)).astype(np.float32),)
                for mean, scale in ((0.0, 1.0), (4.0, 2.0), (-1.0, 0.5))]
-    train.recompute_batch_norm(model, batches)
+    train_callbacks.recompute_batch_norm(model, batches)
     norm = model.layers[0]
     want_mean = np.mean([b[0].mean(axis=0) for b in batches], axis=0)
     want_var = np.mean([b[0].var(axis=0) for b in batches], axis=0)
@@ -225,12 +228,12 @@ def test_recompute_batch_norm_gives_the_mean_statistics_of_the_batches() -> None
 
 def test_erasing_covers_a_rectangle_of_some_faces_with_noise() -> None:
     sys.path.insert(0, str(SCRIPTS))
-    import train
+    import face_batches
 
     rng = np.random.default_rng(0)
-    untouched = train.erase(np.full((50, 48, 48), 128.0, np.float32), 0.0, rng)
+    untouched = face_batches.erase(np.full((50, 48, 48), 128.0, np.float32), 0.0, rng)
     assert np.all(untouched == 128.0)
-    erased = train.erase(np.full((400, 48, 48), 128.0, np.float32), 0.5, rng)
+    erased = face_batches.erase(np.full((400, 48, 48), 128.0, np.float32), 0.5, rng)
     changed = (erased != 128.0).reshape(400, -1)
     share = changed.any(axis=1).mean()
     assert 0.4 < share < 0.6
@@ -244,12 +247,12 @@ def test_erasing_covers_a_rectangle_of_some_faces_with_noise() -> None:
 
 def test_mixup_mixes_faces_targets_and_weights_alike() -> None:
     sys.path.insert(0, str(SCRIPTS))
-    import train
+    import face_batches
 
     faces = np.arange(8, dtype=np.float32)[:, None] * np.ones((8, 4), np.float32)
     targets = np.eye(8, dtype=np.float32)
     weights = np.arange(8, dtype=np.float32)
-    mixed_faces, mixed_targets, mixed_weights = train.mixup(
+    mixed_faces, mixed_targets, mixed_weights = face_batches.mixup(
         (faces, targets, weights), 0.4, np.random.default_rng(3))
     assert np.allclose(mixed_targets.sum(axis=1), 1.0)
     # Each face is the same blend of two faces as its target and its weight.
@@ -263,12 +266,12 @@ def test_budget_cuts_the_epochs_to_what_the_time_allows() -> None:
     import argparse
 
     import keras
-    import train
+    import train_callbacks
 
     # A virtual clock: the first epoch (compiling) takes 20 s, the next 10 s, then 20 s.
     ends = iter([0.0, 20.0, 30.0, 40.0, 60.0, 80.0, 100.0, 120.0])
     args = argparse.Namespace(budget=100.0, epochs=300)
-    budget = train.Budget(args, clock=lambda: next(ends))
+    budget = train_callbacks.Budget(args, clock=lambda: next(ends))
     budget.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     stopped_after = []
     for epoch in range(7):
@@ -280,7 +283,7 @@ def test_budget_cuts_the_epochs_to_what_the_time_allows() -> None:
     # 10 s an epoch at epoch 1 gives 9 epochs; slower epochs then cut it further, so the
     # fit stops when the clock reaches the budget instead of overrunning it.
     assert stopped_after == [5] and args.epochs == 6
-    lr = train.lr_schedule(argparse.Namespace(**vars(args), swa=0, warmup=2, lr=1e-3))
+    lr = train_callbacks.lr_schedule(argparse.Namespace(**vars(args), swa=0, warmup=2, lr=1e-3))
     assert lr(5, 0.0) == pytest.approx(2e-5)  # the last epoch is at the schedule's floor
 
 
@@ -298,6 +301,7 @@ def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
     sys.path.insert(0, str(SCRIPTS))
     import ferdata
     import train
+    import train_args
 
     # 140 faces, 14 held out for validation: each teacher read exactly its own fold.
     selection = ferdata.split_validation(ferdata.load_split(data, "Training"),
@@ -314,11 +318,11 @@ def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
     with pytest.raises(ValueError, match="made on 126 training faces, not 100"):
         train.oof_targets(oofs, 100)
     with pytest.raises(SystemExit):  # folds are 0 and 1: refused before any work
-        train.parse_args(["--data", str(data), "--fold", "2", "--folds", "2"])
+        train_args.parse_args(["--data", str(data), "--fold", "2", "--folds", "2"])
     with pytest.raises(SystemExit):  # the budget would cut the averaging window away
-        train.parse_args(["--data", str(data), "--budget", "60", "--swa", "3"])
+        train_args.parse_args(["--data", str(data), "--budget", "60", "--swa", "3"])
     with pytest.raises(SystemExit):
-        train.parse_args(["--data", str(data), "--teacher", "a.keras", "--teacher-oof",
+        train_args.parse_args(["--data", str(data), "--teacher", "a.keras", "--teacher-oof",
                           *map(str, oofs)])
 
     student = tmp_path / "student"
@@ -331,10 +335,10 @@ def test_fold_teachers_read_the_faces_they_left_out_and_teach_a_student(
 @pytest.mark.parametrize("arch", ["vgg", "residual", "separable"])
 def test_each_arch_builds_a_seven_class_network_and_counts_its_macs(arch: str) -> None:
     sys.path.insert(0, str(SCRIPTS))
+    import emotion_net
     import export_tflite
-    import train
 
-    model = train.build_model([8, 16], 32, 0.0, arch)
+    model = emotion_net.build_model([8, 16], 32, 0.0, arch)
     probs = model.predict(np.zeros((2, 48, 48, 1), np.float32), verbose=0)
     assert probs.shape == (2, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     kinds = {type(layer).__name__ for layer in model.layers}
@@ -374,7 +378,7 @@ def test_bench_arch_exports_each_candidate_as_an_int8_file_with_the_mirror(
         assert ("DEPTHWISE_CONV_2D" in ops) == (name == "sep")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     for text, said in (("no separator here\n", "candidates.txt:1: want NAME|train.py arguments"),
-                       ("ok|\nodd|--arch round\n", "candidates.txt:2: odd: not train.py")):
+                       ("ok|\nodd|--arch round\n", "candidates.txt:2: odd: train.py: error")):
         listed.write_text(text)
         bad = subprocess.run([sys.executable, str(SCRIPTS / "bench_arch.py"), str(listed),
                               "--data", str(data), "--out", str(tmp_path / "bad")], env=env,
