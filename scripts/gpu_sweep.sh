@@ -2,8 +2,10 @@
 # Runs train.py recipes side by side on a lent GPU machine within a wall-clock budget, then
 # packs each run's best model and logs into $OUT (see scripts/sweep_io.py).
 #
-# Here, once:  python scripts/sweep_io.py pack FER_NPZ .gpu   (.gpu ignored in .git/info/exclude)
-#              pip download keras, optree, namex wheels for the machine's Python into .gpu/whl
+# Here, once:  python scripts/sweep_io.py pack FER_NPZ .gpu   (.gpu/ is in .gitignore)
+#              python -m pip download --only-binary=:all: --no-deps --python-version 3.12 \
+#                --platform manylinux_2_28_x86_64 -d .gpu/whl keras==3.15.1 optree==0.20.0 namex==0.1.0
+#              (the wheels the machine's Python 3.12 lacked on the lease of 2026-11-27)
 # There:       BUDGET=430 bash scripts/gpu_sweep.sh RECIPES     (carry .gpu)
 # RECIPES has a line per run: NAME|train.py arguments (on top of the common ones below);
 # lines starting with # are comments (scripts/recipes.py reads and checks them all first).
