@@ -28,7 +28,8 @@ def parse_args(argv: list[str] | None = None,
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--widths", default="24,48,96,192", help="conv channels per block")
     p.add_argument("--arch", choices=ARCHS, default="vgg",
-                   help="vgg (the shipped network), residual or separable blocks (build_model)")
+                   help="vgg (the shipped network), residual or separable blocks "
+                        "(emotion_net.build_model)")
     p.add_argument("--dense", type=int, default=256)
     p.add_argument("--dropout", type=float, default=0.4)
     p.add_argument("--class-weight-power", type=float, default=0.5,
