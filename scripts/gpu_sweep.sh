@@ -17,6 +17,8 @@ PY=${PY:-python3}
 WORK=${WORK:-/tmp/sweep}
 RESULT=${OUT:-build/sweep}
 mkdir -p "$WORK" "$RESULT"
+# First, so that a wrong line stops the sweep before anything is installed or started.
+"$PY" scripts/recipes.py "$recipes" > "$WORK/recipes.tsv" || exit 1
 PACKED=${PACKED:-.gpu}
 WHEELS=${WHEELS-$PACKED/whl}  # empty: use the Keras installed
 if [ -n "$WHEELS" ]; then
@@ -24,7 +26,6 @@ if [ -n "$WHEELS" ]; then
     || exit 1
   export PYTHONPATH=$WORK/site
 fi
-"$PY" scripts/recipes.py "$recipes" > "$WORK/recipes.tsv" || exit 1
 "$PY" scripts/sweep_io.py unpack "$PACKED" "$WORK/fer.npz" || exit 1
 # JAX would take 75% of the GPU's memory per process; the runs share one GPU.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.08
