@@ -1,9 +1,12 @@
 """Temperature calibration of the emotion classifier, and the "unsure" gate it supports.
 
     .venv/bin/python scripts/measure_calibration.py --fer PATH/fer2013_train_publictest.npz
+    .venv/bin/python scripts/measure_calibration.py --fer ... --model build/export/emotion.tflite
 
-Runs the shipped model (at temperature 1) on the PublicTest faces, which it was not trained
-on, fits one temperature T by minimising the negative log-likelihood of the FER2013 labels
+Runs the model (at temperature 1) on faces it was not trained on, the Validation split of
+Training by default (``train.py``'s held-out part, so the fit never looks at the test data;
+``--split PublicTest`` for a model that trained on all of Training, as ``c448963c`` did),
+fits one temperature T by minimising the negative log-likelihood of the FER2013 labels
 (a grid over log T, then a finer one), and reports the expected calibration error (ECE, 15
 equal-width confidence bins) before and after. Then, for a range of ``min_confidence``
 values, the share of faces the gate rejects and the accuracy on those it keeps, with T
@@ -22,6 +25,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from evaluate import VALIDATION, load_faces  # noqa: E402
 
 from appliance.mood import runtime  # noqa: E402
 from appliance.mood.classifier import EmotionClassifier, softmax  # noqa: E402
@@ -69,15 +75,20 @@ def main() -> int:
     parser.add_argument("--fer", type=Path, default=os.environ.get("MOODBOX_FER2013") or None,
                         required=not os.environ.get("MOODBOX_FER2013"),
                         help="fer2013_train_publictest.npz (or $MOODBOX_FER2013)")
+    parser.add_argument("--split", default=VALIDATION, choices=[VALIDATION, "PublicTest"],
+                        help="the faces to fit on: ones the model did not train on")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="an emotion.tflite with its emotion.json beside it "
+                             "(default: the shipped one)")
     args = parser.parse_args()
-    data = np.load(args.fer)
-    test = data["usage"] == 1
-    faces, labels = data["images"][test], data["labels"][test].astype(int)
-    classifier = EmotionClassifier()
+    split = load_faces(args.fer, args.split)
+    faces, labels = split.images, split.labels.astype(int)
+    classifier = EmotionClassifier(args.model)
     logits = logits_of(classifier, faces)
     temperature = fit_temperature(logits, labels)
     before, after = softmax(logits), softmax(logits / temperature)
-    print(f"{len(labels)} PublicTest faces, runtime {runtime.runtime_name()}, "
+    print(f"{len(labels)} {args.split} faces, {classifier.model_path.name}, "
+          f"runtime {runtime.runtime_name()}, "
           f"contract temperature now {classifier.contract.temperature:g}")
     print(f"accuracy {np.mean(before.argmax(1) == labels):.4f} (T does not change it)")
     print(f"fitted temperature T = {temperature:.3f}")
@@ -89,7 +100,8 @@ def main() -> int:
     for gate in GATES:
         keep = after.max(1) >= gate
         keep1 = before.max(1) >= gate
-        print(f"| {gate:.2f} | {1 - keep.mean():.1%} | {right[keep].mean():.1%} | "
+        kept = f"{right[keep].mean():.1%}" if keep.any() else "-"  # the gate took them all
+        print(f"| {gate:.2f} | {1 - keep.mean():.1%} | {kept} | "
               f"{1 - keep1.mean():.1%} |")
     return 0
 

@@ -16,22 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakefaces import write_kaggle_csv
 
 pytestmark = pytest.mark.training
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def write_kaggle_csv(path: Path, rows_per_split: dict[str, int]) -> None:
-    """A fer2013.csv of synthetic 48x48 faces: brighter faces for higher labels."""
-    rng = np.random.default_rng(0)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["emotion", "pixels", "Usage"])
-        for usage, rows in rows_per_split.items():
-            for i in range(rows):
-                label = i % 7
-                face = np.clip(rng.normal(30 + 30 * label, 20, (48, 48)), 0, 255)
-                writer.writerow([label, " ".join(str(int(p)) for p in face.ravel()), usage])
 
 
 def run(script: str, *args: str) -> str:
