@@ -186,7 +186,12 @@ def test_reference_problem_wants_the_top_class_and_the_tolerance() -> None:
         "outputs differ by up to 4 steps (3 allowed)"
     swapped = want.copy()
     swapped[0] = [0, 10, -5]
-    assert reference_problem(swapped, want, 20)[0] == "the top class differs on 1 of 2 images"
+    assert reference_problem(swapped, want, 3)[0] == "the top class differs on 1 of 2 images"
+    # A close call (margin 1, not above twice the tolerance) may tip within the tolerance.
+    close = np.array([[5, 4, 0], [0, 20, 3]])
+    tipped = np.array([[4, 5, 0], [0, 20, 3]])
+    assert reference_problem(tipped, close, 3) == ("", 1)
+    assert reference_problem(tipped, close, 0)[0] == "the top class differs on 1 of 2 images"
     assert reference_problem(want[:1], want)[0].startswith("(1, 3) outputs")
 
 
