@@ -11,7 +11,10 @@ file's sha256, and float vs int8 scores on PublicTest.
 Several ``--keras`` models become one network that averages their logits, and each is run on
 the face and its mirror image (unless ``--no-flip``): test-time augmentation inside the file,
 so the runtime and any evaluator get it from one invoke. An existing ``crop`` object in
-``OUT/emotion.json`` is kept, since the mood check measured it. Dynamic-range models are never
+``OUT/emotion.json`` is kept, since the mood check measured it, and so are the reference
+answers' ``tolerance_steps`` and ``tolerance_note`` (a property of the runtimes); the
+``temperature`` is not, since it belongs to the network: ``measure_calibration.py --write``
+fits the new one on the Validation split. Dynamic-range models are never
 written: tflite-runtime 2.14 cannot load them (FULLY_CONNECTED version 12). The model ends
 in int8 logits; the runtime applies the softmax (see ``without_softmax``).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import platform
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 import ferdata  # noqa: E402
 
-from appliance.mood.reference import reference_faces  # noqa: E402
+from appliance.mood.reference import DEFAULT_TOLERANCE_STEPS, reference_faces  # noqa: E402
 
 INPUT_RANGE = (0.0, 1.0)  # train.py feeds pixels / 255
 DEFAULT_CROP = {"detector": "blazeface_short_range", "scale": 1.6, "shift_y": 0.0,
@@ -149,8 +153,7 @@ def contract(model, tflite: bytes, previous: dict, evaluation: dict, network: di
                    "note": "dequantise with the tensor's scale and zero point, then softmax"},
         "crop": previous.get("crop", DEFAULT_CROP),
         "network": network,
-        "reference": {"inputs": "appliance.mood.reference.reference_faces()",
-                      "int8_outputs": int8_outputs(tflite, reference_faces()).tolist()},
+        "reference": reference(tflite, previous.get("reference", {})),
         "file": "emotion.tflite",
         "sha256": hashlib.sha256(tflite).hexdigest(),
         "bytes": len(tflite),
@@ -158,6 +161,21 @@ def contract(model, tflite: bytes, previous: dict, evaluation: dict, network: di
         "macs": macs,
         "evaluation": evaluation,
     }
+
+
+def reference(tflite: bytes, previous: dict) -> dict:
+    """The answers on the reference images, the previous contract's tolerance, and the first
+    measurement: the converter's own interpreter, which recorded them."""
+    import tensorflow as tf
+
+    return {"inputs": "appliance.mood.reference.reference_faces()",
+            "int8_outputs": int8_outputs(tflite, reference_faces()).tolist(),
+            "tolerance_steps": int(previous.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS)),
+            "tolerance_note": previous.get("tolerance_note", "the largest difference a "
+                                           "runtime may show before moodbox doctor fails it"),
+            "measured": [{"runtime": f"tensorflow {tf.__version__}",
+                          "machine": platform.machine(), "kernels": "built-in",
+                          "max_steps": 0, "note": "recorded these answers at export"}]}
 
 
 def predict(model, test: ferdata.Split) -> np.ndarray:

@@ -10,13 +10,15 @@ fits one temperature T by minimising the negative log-likelihood of the FER2013 
 (a grid over log T, then a finer one), and reports the expected calibration error (ECE, 15
 equal-width confidence bins) before and after. Then, for a range of ``min_confidence``
 values, the share of faces the gate rejects and the accuracy on those it keeps, with T
-applied. Prints the ``"temperature"`` value for ``models/emotion.json``; writes nothing.
+applied. Prints the ``"temperature"`` value for the model's ``emotion.json``; ``--write`` puts
+it there, with a note of how it was fitted (a new export has none).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -70,6 +72,22 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     return float(total)
 
 
+def write_temperature(path: Path, temperature: float, note: str) -> None:
+    """Sets ``temperature`` and its note in the contract at ``path``, after ``output``."""
+    contract = json.loads(path.read_text(encoding="utf-8"))
+    contract.pop("temperature", None)
+    contract.pop("temperature_note", None)
+    ordered: dict = {}
+    for key, value in contract.items():
+        ordered[key] = value
+        if key == "output":
+            ordered.update(temperature=round(temperature, 3), temperature_note=note)
+    ordered.setdefault("temperature", round(temperature, 3))
+    ordered.setdefault("temperature_note", note)
+    path.write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote temperature {temperature:.3f} to {path.name}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fer", type=Path, default=os.environ.get("MOODBOX_FER2013") or None,
@@ -80,6 +98,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=None,
                         help="an emotion.tflite with its emotion.json beside it "
                              "(default: the shipped one)")
+    parser.add_argument("--write", action="store_true",
+                        help="write the fitted temperature into the model's emotion.json")
     args = parser.parse_args()
     split = load_faces(args.fer, args.split)
     faces, labels = split.images, split.labels.astype(int)
@@ -94,6 +114,12 @@ def main() -> int:
     print(f"fitted temperature T = {temperature:.3f}")
     print(f"NLL {nll(logits, labels, 1.0):.4f} -> {nll(logits, labels, temperature):.4f}")
     print(f"ECE (15 bins) {ece(before, labels):.4f} -> {ece(after, labels):.4f}")
+    if args.write:
+        note = (f"logits / temperature before the softmax; fitted on the {len(labels):,} "
+                f"{args.split} faces by scripts/measure_calibration.py (NLL "
+                f"{nll(logits, labels, 1.0):.4f} -> {nll(logits, labels, temperature):.4f}, "
+                f"ECE {ece(before, labels):.4f} -> {ece(after, labels):.4f})")
+        write_temperature(classifier.model_path.with_suffix(".json"), temperature, note)
     print("\n| min_confidence | rejected | accuracy kept (T) | rejected (T=1) |")
     print("|---|---|---|---|")
     right = after.argmax(1) == labels

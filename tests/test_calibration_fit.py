@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakefaces import write_npz
+
+from appliance.mood.classifier import read_contract
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -35,3 +39,22 @@ def test_script_fits_on_the_validation_split_by_default(tmp_path: Path) -> None:
     assert done.stdout.startswith(f"{held_out} Validation faces, emotion.tflite"), done.stdout
     assert "fitted temperature T = " in done.stdout and "| 0.50 |" in done.stdout
     assert "nan" not in done.stdout and not done.stderr
+
+
+def test_write_puts_the_fitted_temperature_into_that_models_contract(tmp_path: Path) -> None:
+    data = write_npz(tmp_path / "fer.npz", {"Training": 140, "PublicTest": 14})
+    for name in ("emotion.tflite", "emotion.json"):
+        shutil.copy(ROOT / "models" / name, tmp_path / name)
+    contract = json.loads((tmp_path / "emotion.json").read_text())
+    del contract["temperature"], contract["temperature_note"]  # as a new export has it
+    (tmp_path / "emotion.json").write_text(json.dumps(contract))
+    done = subprocess.run([sys.executable, "scripts/measure_calibration.py", "--fer", str(data),
+                           "--model", str(tmp_path / "emotion.tflite"), "--write"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    fitted = float(done.stdout.split("fitted temperature T = ")[1].split()[0])
+    written = json.loads((tmp_path / "emotion.json").read_text())
+    assert written["temperature"] == pytest.approx(fitted, abs=1e-3)
+    assert "Validation faces" in written["temperature_note"]
+    assert list(written)[list(written).index("output") + 1] == "temperature"
+    assert read_contract(tmp_path / "emotion.json").temperature == written["temperature"]

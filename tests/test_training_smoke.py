@@ -79,6 +79,12 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     assert rates == pytest.approx([3e-4, 3e-4])  # constant --swa-lr while averaging
 
     models = tmp_path / "models"
+    models.mkdir()
+    # Exporting over a contract keeps its crop and the runtimes' tolerance, not its temperature.
+    crop = {"detector": "blazeface_short_range", "scale": 1.2, "shift_y": -0.1, "align_eyes": True}
+    (models / "emotion.json").write_text(json.dumps({
+        "crop": crop, "temperature": 1.3,
+        "reference": {"tolerance_steps": 4, "tolerance_note": "why 4", "int8_outputs": []}}))
     printed = run("export_tflite.py", "--keras", str(out / "best.keras"), "--data", str(data),
                   "--out", str(models), "--calibration", "32")
     assert "int8" in printed
@@ -90,6 +96,9 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
     assert contract["labels"][1] == "disgust"
     outputs = contract["reference"]["int8_outputs"]
     assert len(outputs) == 6 and all(len(row) == 7 for row in outputs)
+    assert contract["crop"] == crop and "temperature" not in contract
+    assert contract["reference"]["tolerance_steps"] == 4
+    assert contract["reference"]["measured"][0]["max_steps"] == 0
     assert contract["evaluation"]["faces"] == 70
 
 
