@@ -39,15 +39,17 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return columns
 
 
-def plot_curves(runs: list[tuple[str, dict[str, list[float]]]], out: Path) -> None:
-    """Accuracy and loss per epoch, training vs validation, side by side; a row per run."""
+def plot_curves(runs: list[tuple[str, dict[str, list[float]]]], out: Path,
+                validation: str = "Validation") -> None:
+    """Accuracy and loss per epoch, training vs ``validation`` (the faces that chose the epoch),
+    side by side; a row per run."""
     fig, grid = plt.subplots(len(runs), 2, figsize=(10, 4 * len(runs)), squeeze=False)
     for axes, (title, history) in zip(grid, runs, strict=True):
         epochs = [int(e) + 1 for e in history["epoch"]]
         for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
             ax.plot(epochs, history[metric], label=f"training {metric} (augmented)")
             ax.plot(epochs, history[f"val_{metric}"],
-                    label=f"validation {metric} (PublicTest)")
+                    label=f"validation {metric} ({validation})")
             ax.set_xlabel("epoch")
             ax.set_ylabel(metric)
             ax.set_title(f"{title}: {metric}" if title else metric)
@@ -82,11 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", nargs="+", default=[], help="a title per run")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, default=Path("models"))
+    p.add_argument("--validation", default="Validation", choices=["Validation", "PublicTest"],
+                   help="the faces that chose the epochs: train.py's split of Training (its "
+                        "default) or PublicTest (--val publictest, as c448963c was made)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     titles = args.title + [""] * (len(args.history) - len(args.title))
     runs = [(t, read_history(h)) for t, h in zip(titles, args.history, strict=True)]
-    plot_curves(runs, args.out / "training_curves.png")
+    plot_curves(runs, args.out / "training_curves.png", args.validation)
     plot_classes(args.data, args.out / "class_distribution.png")
     return 0
 

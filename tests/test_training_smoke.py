@@ -95,7 +95,7 @@ def test_train_then_export_on_a_kaggle_csv(tmp_path: Path) -> None:
                                  "range": [0.0, 1.0], "dtype": "int8"}
     assert contract["labels"][1] == "disgust"
     outputs = contract["reference"]["int8_outputs"]
-    assert len(outputs) == 6 and all(len(row) == 7 for row in outputs)
+    assert len(outputs) == 12 and all(len(row) == 7 for row in outputs)
     assert contract["crop"] == crop and "temperature" not in contract
     assert contract["reference"]["tolerance_steps"] == 4
     assert contract["reference"]["measured"][0]["max_steps"] == 0
