@@ -88,7 +88,21 @@ def write_temperature(path: Path, temperature: float, note: str) -> None:
     print(f"wrote temperature {temperature:.3f} to {path.name}")
 
 
-def main() -> int:
+def gate_table(before: np.ndarray, after: np.ndarray, labels: np.ndarray) -> str:
+    """For each gate in GATES: faces rejected and accuracy on the rest (T applied), and the
+    faces rejected at T = 1, as a Markdown table."""
+    lines = ["| min_confidence | rejected | accuracy kept (T) | rejected (T=1) |",
+             "|---|---|---|---|"]
+    right = after.argmax(1) == labels
+    for gate in GATES:
+        keep = after.max(1) >= gate
+        kept = f"{right[keep].mean():.1%}" if keep.any() else "-"  # the gate took them all
+        lines.append(f"| {gate:.2f} | {1 - keep.mean():.1%} | {kept} | "
+                     f"{1 - (before.max(1) >= gate).mean():.1%} |")
+    return "\n".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fer", type=Path, default=os.environ.get("MOODBOX_FER2013") or None,
                         required=not os.environ.get("MOODBOX_FER2013"),
@@ -100,35 +114,30 @@ def main() -> int:
                              "(default: the shipped one)")
     parser.add_argument("--write", action="store_true",
                         help="write the fitted temperature into the model's emotion.json")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     split = load_faces(args.fer, args.split)
-    faces, labels = split.images, split.labels.astype(int)
+    labels = split.labels.astype(int)
     classifier = EmotionClassifier(args.model)
-    logits = logits_of(classifier, faces)
+    logits = logits_of(classifier, split.images)
     temperature = fit_temperature(logits, labels)
     before, after = softmax(logits), softmax(logits / temperature)
+    fit = (f"NLL {nll(logits, labels, 1.0):.4f} -> {nll(logits, labels, temperature):.4f}, "
+           f"ECE {ece(before, labels):.4f} -> {ece(after, labels):.4f}")
     print(f"{len(labels)} {args.split} faces, {classifier.model_path.name}, "
           f"runtime {runtime.runtime_name()}, "
           f"contract temperature now {classifier.contract.temperature:g}")
     print(f"accuracy {np.mean(before.argmax(1) == labels):.4f} (T does not change it)")
     print(f"fitted temperature T = {temperature:.3f}")
-    print(f"NLL {nll(logits, labels, 1.0):.4f} -> {nll(logits, labels, temperature):.4f}")
-    print(f"ECE (15 bins) {ece(before, labels):.4f} -> {ece(after, labels):.4f}")
+    print(f"{fit} (ECE over 15 bins)")
     if args.write:
         note = (f"logits / temperature before the softmax; fitted on the {len(labels):,} "
-                f"{args.split} faces by scripts/measure_calibration.py (NLL "
-                f"{nll(logits, labels, 1.0):.4f} -> {nll(logits, labels, temperature):.4f}, "
-                f"ECE {ece(before, labels):.4f} -> {ece(after, labels):.4f})")
+                f"{args.split} faces by scripts/measure_calibration.py ({fit})")
         write_temperature(classifier.model_path.with_suffix(".json"), temperature, note)
-    print("\n| min_confidence | rejected | accuracy kept (T) | rejected (T=1) |")
-    print("|---|---|---|---|")
-    right = after.argmax(1) == labels
-    for gate in GATES:
-        keep = after.max(1) >= gate
-        keep1 = before.max(1) >= gate
-        kept = f"{right[keep].mean():.1%}" if keep.any() else "-"  # the gate took them all
-        print(f"| {gate:.2f} | {1 - keep.mean():.1%} | {kept} | "
-              f"{1 - keep1.mean():.1%} |")
+    print("\n" + gate_table(before, after, labels))
     return 0
 
 
