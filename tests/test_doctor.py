@@ -86,7 +86,7 @@ def test_all_ok_on_simulated_hardware(tmp_path: Path, capsys: pytest.CaptureFixt
         assert line.startswith(("OK  ", "SKIP")), line
     assert lines[-1].startswith("all ")
     text = "\n".join(lines)
-    assert "reference answer matched" in text
+    assert "reference answer matched (12 images" in text and "the same top class on the 8" in text
     assert "512x512 frame grabbed" in text and "1 face(s) in view" in text
     assert "3 audio file(s)" in text and "3 playable in the library, 2 with valence" in text
     assert "integrity check ok" in text
@@ -172,7 +172,7 @@ def test_model_passes_with_answers_two_steps_away_as_on_aarch64(tmp_path: Path,
     config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "emotion.tflite")}))
     result = by_name(config)["model"]
     assert result.status == doctor.OK, result.detail
-    assert "same top class, max difference 2 of 3 steps allowed" in result.detail
+    assert "max difference 2 of 3 steps allowed, the same top class on the" in result.detail
 
 
 def test_reference_problem_wants_the_top_class_and_the_tolerance() -> None:

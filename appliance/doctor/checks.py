@@ -105,6 +105,7 @@ def check_model(config: Config) -> Result:
     from appliance.mood.faces import FaceDetector
     from appliance.mood.reference import (
         DEFAULT_TOLERANCE_STEPS,
+        decisive,
         reference_faces,
         reference_problem,
     )
@@ -130,8 +131,10 @@ def check_model(config: Config) -> Result:
             f"{problem}",
             "reinstall; if it persists the runtime is broken on this CPU",
         )
-    return Result("model", OK, f"{head}; reference answer matched ({len(got)} images, same "
-                  f"top class, max difference {diff} of {tolerance} steps allowed)")
+    pinned = int(decisive(np.array(expected), tolerance).sum())
+    return Result("model", OK, f"{head}; reference answer matched ({len(got)} images, max "
+                  f"difference {diff} of {tolerance} steps allowed, the same top class on the "
+                  f"{pinned} that lead by more than {2 * tolerance})")
 
 
 def check_valence(config: Config) -> Result:

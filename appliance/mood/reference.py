@@ -2,8 +2,9 @@
 
 The export script stores the model's outputs for these images under ``reference``; tests and
 ``moodbox doctor`` rebuild them with plain numpy and check that the installed runtime gives
-the same top class within a measured tolerance (``reference_problem``), so a broken runtime or
-a swapped model file shows up as a mismatch. They are drawn by formula, never from face data.
+answers within a measured tolerance, with the same top class wherever it leads clearly
+(``reference_problem``), so a broken runtime or a swapped model file shows up as a mismatch.
+They are drawn by formula, never from face data.
 """
 
 from __future__ import annotations
