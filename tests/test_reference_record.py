@@ -1,0 +1,58 @@
+"""scripts/arm64/reference.py: the reference check on a copy of the shipped model, --record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts" / "arm64"))
+import reference  # noqa: E402
+
+from appliance.mood.runtime import runtime_name  # noqa: E402
+
+pytestmark = pytest.mark.runtime
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    for suffix in (".tflite", ".json"):
+        shutil.copy(ROOT / "models" / f"emotion{suffix}", tmp_path / f"emotion{suffix}")
+    return tmp_path / "emotion.tflite"
+
+
+def measured(model: Path) -> list[dict]:
+    return json.loads(model.with_suffix(".json").read_text())["reference"]["measured"]
+
+
+def test_without_record_the_contract_is_left_as_it_was(model: Path) -> None:
+    before = model.with_suffix(".json").read_bytes()
+    assert reference.main(["--model", str(model)]) == 0
+    assert model.with_suffix(".json").read_bytes() == before
+
+
+def test_record_replaces_this_machines_entries_and_keeps_the_rest(model: Path) -> None:
+    others = measured(model)
+    stale = {"runtime": runtime_name(), "machine": "testbox", "kernels": "default",
+             "max_steps": 99}
+    reference.record(model.with_suffix(".json"), [stale])
+    assert reference.main(["--model", str(model), "--record", "--machine", "testbox"]) == 0
+    entries = measured(model)
+    assert entries[:len(others)] == others
+    mine = entries[len(others):]
+    assert [(e["machine"], e["kernels"]) for e in mine] == [("testbox", "default"),
+                                                            ("testbox", "built-in")]
+    tolerance = json.loads(model.with_suffix(".json").read_text())["reference"]["tolerance_steps"]
+    assert all(e["runtime"] == runtime_name() and 0 <= e["max_steps"] <= tolerance for e in mine)
+
+
+def test_a_model_that_fails_the_check_exits_1(model: Path) -> None:
+    contract = json.loads(model.with_suffix(".json").read_text())
+    contract["reference"]["int8_outputs"] = [[v + 20 for v in row]
+                                             for row in contract["reference"]["int8_outputs"]]
+    model.with_suffix(".json").write_text(json.dumps(contract))
+    assert reference.main(["--model", str(model)]) == 1
