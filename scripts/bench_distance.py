@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_distance.py --fer PATH/fer2013_train_publictest.npz
     .venv/bin/python scripts/bench_distance.py --frames 30 --candidates short_range:0 full_range:0
+    .venv/bin/python scripts/bench_distance.py --same-faces --distances 1 3.5 --candidates config
 
 Each frame is a camera's full view (default 2304x1296, Camera Module 3's binned mode) with a
 cluttered background: scikit-image photos without faces, tiled, plus random boxes, a light
@@ -34,9 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from appliance.config import parse_config  # noqa: E402
 from appliance.mood.classifier import EmotionClassifier  # noqa: E402
 from appliance.mood.crop import crop_face  # noqa: E402
 from appliance.mood.faces import FaceDetector  # noqa: E402
+from appliance.mood.reader import detector_from_config  # noqa: E402
 from appliance.mood.reading import LABELS  # noqa: E402
 from appliance.mood.runtime import runtime_name  # noqa: E402
 
@@ -274,7 +277,10 @@ def make_candidate(spec: str, min_score: float) -> Candidate:
     whole-frame passes give a confirmed face, REFIND the short-range score at which a strong
     candidate must be found again, MIRROR 1 gates on the mean of short range's scores on the
     window and its mirror image, CLOSE the short-range score that keeps a candidate 1/15 of
-    the frame wide, SECOND the gate of the second look on a tighter window)."""
+    the frame wide, SECOND the gate of the second look on a tighter window); ``config`` is the
+    detector the appliance builds from its default config (``appliance/defaults.toml``)."""
+    if spec == "config":
+        return Candidate(spec, detector_from_config(parse_config({})), {})
     fields = [*spec.split(":"), *[""] * 11][:12]
     model, tiles, score, candidate, confirm, near, whole, exit_, refind, mirror, close = fields[:11]
     second = fields[11]
@@ -364,7 +370,7 @@ def main() -> int:
     parser.add_argument("--candidates", nargs="+",
                         metavar=("MODEL:TILES[:SCORE[:CAND[:CONFIRM[:NEAR[:WHOLE[:EXIT"
                                  "[:REFIND[:MIRROR[:CLOSE[:SECOND]]]]]]]]]]"),
-                        default=["short_range:0", "full_range:0", "full_range_sparse:0",
+                        default=["config", "short_range:0", "full_range:0", "full_range_sparse:0",
                                  "short_range:2", "full_range:1"])
     args = parser.parse_args()
     cv2.setNumThreads(1)  # the figures are for one thread, OpenCV's resizes included
