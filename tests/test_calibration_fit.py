@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakefaces import write_npz
+from modelcopy import model_copy, shipped_contract
 
 from appliance.mood.classifier import read_contract
 
@@ -43,11 +43,9 @@ def test_script_fits_on_the_validation_split_by_default(tmp_path: Path) -> None:
 
 def test_write_puts_the_fitted_temperature_into_that_models_contract(tmp_path: Path) -> None:
     data = write_npz(tmp_path / "fer.npz", {"Training": 140, "PublicTest": 14})
-    for name in ("emotion.tflite", "emotion.json"):
-        shutil.copy(ROOT / "models" / name, tmp_path / name)
-    contract = json.loads((tmp_path / "emotion.json").read_text())
+    contract = shipped_contract()
     del contract["temperature"], contract["temperature_note"]  # as a new export has it
-    (tmp_path / "emotion.json").write_text(json.dumps(contract))
+    model_copy(tmp_path, contract)
     done = subprocess.run([sys.executable, "scripts/measure_calibration.py", "--fer", str(data),
                            "--model", str(tmp_path / "emotion.tflite"), "--write"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)

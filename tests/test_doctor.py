@@ -16,14 +16,13 @@ import numpy as np
 import pytest
 import skimage.data
 from audiofiles import make_track
+from modelcopy import model_copy, shipped_contract
 
 from appliance.cli import main
 from appliance.config import Config, load_config
 from appliance.doctor import checks as doctor
 from appliance.doctor import hardware as doctor_hw
 from appliance.music.library import Library
-
-MODEL_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 @pytest.fixture(autouse=True)
@@ -141,11 +140,9 @@ def test_empty_music_folder_fails(tmp_path: Path) -> None:
 
 
 def test_model_with_a_wrong_reference_fails(tmp_path: Path, box: Config) -> None:
-    for name in ("emotion.tflite", "emotion.json"):
-        shutil.copyfile(MODEL_DIR / name, tmp_path / name)
-    contract = json.loads((tmp_path / "emotion.json").read_text())
+    contract = shipped_contract()
     contract["reference"]["int8_outputs"][0][0] += 5
-    (tmp_path / "emotion.json").write_text(json.dumps(contract))
+    model_copy(tmp_path, contract)
     config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "emotion.tflite")}))
     result = by_name(config)["model"]
     assert result.status == doctor.FAIL
@@ -156,9 +153,8 @@ def test_model_passes_with_answers_two_steps_away_as_on_aarch64(tmp_path: Path,
                                                                box: Config) -> None:
     # ai-edge-litert's built-in kernels on aarch64 answer up to 2 steps from the x86
     # recording (issue 12); that box is fine, and the check says how far it was.
-    for name in ("emotion.tflite", "emotion.json"):
-        shutil.copyfile(MODEL_DIR / name, tmp_path / name)
-    contract = json.loads((tmp_path / "emotion.json").read_text())
+    contract = shipped_contract()
+    model_copy(tmp_path, contract)
     from appliance.mood.classifier import EmotionClassifier
     from appliance.mood.reference import reference_faces
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from modelcopy import model_copy, shipped_contract
 
 from appliance.errors import ModelError
 from appliance.mood import runtime
@@ -19,18 +19,7 @@ from appliance.mood.reading import LABELS
 from appliance.mood.reference import reference_faces, reference_problem
 
 pytestmark = pytest.mark.runtime
-CONTRACT = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
-
-
-def model_copy(folder: Path, contract: dict | None = None, model: bytes | None = None) -> Path:
-    """The shipped model (or ``model`` bytes) with ``contract`` beside it, in ``folder``."""
-    path = folder / "emotion.tflite"
-    if model is None:
-        shutil.copyfile(DEFAULT_MODEL, path)
-    else:
-        path.write_bytes(model)
-    path.with_suffix(".json").write_text(json.dumps(contract or CONTRACT))
-    return path
+CONTRACT = shipped_contract()
 
 
 def test_quantize_and_dequantize_use_the_tensors_own_parameters() -> None:

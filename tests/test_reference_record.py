@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from modelcopy import model_copy, shipped_contract
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "arm64"))
@@ -20,9 +20,7 @@ pytestmark = pytest.mark.runtime
 
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
-    for suffix in (".tflite", ".json"):
-        shutil.copy(ROOT / "models" / f"emotion{suffix}", tmp_path / f"emotion{suffix}")
-    return tmp_path / "emotion.tflite"
+    return model_copy(tmp_path)
 
 
 def measured(model: Path) -> list[dict]:
@@ -50,9 +48,8 @@ def test_record_replaces_this_machines_entries_and_keeps_the_rest(model: Path) -
     assert all(e["runtime"] == runtime_name() and 0 <= e["max_steps"] <= tolerance for e in mine)
 
 
-def test_a_model_that_fails_the_check_exits_1(model: Path) -> None:
-    contract = json.loads(model.with_suffix(".json").read_text())
+def test_a_model_that_fails_the_check_exits_1(tmp_path: Path) -> None:
+    contract = shipped_contract()
     contract["reference"]["int8_outputs"] = [[v + 20 for v in row]
                                              for row in contract["reference"]["int8_outputs"]]
-    model.with_suffix(".json").write_text(json.dumps(contract))
-    assert reference.main(["--model", str(model)]) == 1
+    assert reference.main(["--model", str(model_copy(tmp_path, contract))]) == 1

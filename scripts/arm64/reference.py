@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from appliance.mood import runtime
-from appliance.mood.classifier import DEFAULT_MODEL, quantize_crop, read_contract
+from appliance.mood.classifier import DEFAULT_MODEL, Contract, quantize_crop, read_contract
 from appliance.mood.reference import reference_faces, reference_problem
 
 
-def answers(model: Path, exact: bool) -> np.ndarray:
+def answers(model: Path, contract: Contract, exact: bool) -> np.ndarray:
     """int8 outputs on every reference face, with built-in kernels only when ``exact``."""
-    contract = read_contract(model.with_suffix(".json"))
     interpreter = runtime.load_interpreter(model, 1, contract.sha256, exact=exact)
     detail_in = interpreter.get_input_details()[0]
     detail_out = interpreter.get_output_details()[0]
@@ -67,13 +66,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     contract = args.model.with_suffix(".json")
+    checked = read_contract(contract)  # the digest and input range, checked once
     reference = json.loads(contract.read_text(encoding="utf-8"))["reference"]
     want = np.array(reference["int8_outputs"])
     tolerance = int(reference["tolerance_steps"])
     failed = False
     entries: list[dict[str, object]] = []
     for kernels, exact in (("default", False), ("built-in", True)):
-        got = answers(args.model, exact)
+        got = answers(args.model, checked, exact)
         problem, diff = reference_problem(got, want, tolerance)
         print(f"reference: {runtime.runtime_name()} on {args.machine}, {kernels} kernels:"
               f" max_steps {diff}, {problem or 'passes'}; outputs {got.tolist()}")
