@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from daemonsetup import daemon_config, write_music
 
-from appliance.config import Config, parse_config
+from appliance.config import Config
 from appliance.daemon.events import EventLog
 from appliance.daemon.loop import Daemon
 from appliance.daemon.state import read_state
@@ -45,35 +46,18 @@ TENSE = Piece("Tense", 0.30, 0.80, 2.5)
 
 
 def make_config(tmp_path: Path, photo: Path | None, **sections: Mapping[str, Any]) -> Config:
-    """A config whose files all live under ``tmp_path``; ``sections`` override keys."""
+    """A config whose files all live under ``tmp_path``, the camera reading ``photo`` (copied
+    into its own folder); ``sections`` override keys."""
     photos = tmp_path / "photos"
     photos.mkdir(exist_ok=True)
     if photo is not None:
         shutil.copy(photo, photos / photo.name)
-    data: dict[str, dict[str, Any]] = {
-        "library": {"music_dir": str(tmp_path / "music"),
-                    "database": str(tmp_path / "library.sqlite3"), "rescan_s": 0},
+    return daemon_config(tmp_path, {
         "camera": {"source": f"files:{photos}", "lead_s": 1.2, "frames": 1, "warmup_s": 0.0,
                    "led_pin": LED_PIN},
-        "audio": {"output": "dummy", "fade_s": 0.2},
+        "audio": {"fade_s": 0.2},
         "gpio": {"pin_factory": "mock", "button_pin": BUTTON_PIN, "hold_s": 0.3},
-        "rules": {"strategy": "match"},
-        "daemon": {"state_file": str(tmp_path / "state.json"),
-                   "events": str(tmp_path / "events.jsonl")},
-    }
-    for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
-    return parse_config(data)
-
-
-def make_music(tmp_path: Path, *pieces: Piece) -> dict[str, str]:
-    """Write the pieces into the music folder and scan them; title -> path."""
-    folder = tmp_path / "music"
-    folder.mkdir(exist_ok=True)
-    paths = {p.title: str(write_piece(folder, p)) for p in pieces}
-    with Library(tmp_path / "library.sqlite3") as library:
-        library.scan(folder)
-    return paths
+    }, sections)
 
 
 class Running:
@@ -142,7 +126,7 @@ def test_checks_in_the_lead_window_and_follows_the_strategy(
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(tmp_path / "notify.sock"))
         monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
-        paths = make_music(tmp_path, START, HAPPY, SAD, TENSE)
+        paths = write_music(tmp_path, START, HAPPY, SAD, TENSE)
         config = make_config(tmp_path, photo_paths["astronaut"])  # smiling: "happy"
         run = start(running, config)
 
@@ -183,7 +167,7 @@ def test_checks_in_the_lead_window_and_follows_the_strategy(
 def test_camera_stays_off_outside_checks(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running]
 ) -> None:
-    make_music(tmp_path, START, HAPPY)
+    write_music(tmp_path, START, HAPPY)
     run = start(running, make_config(tmp_path, photo_paths["astronaut"]))
     starts = [run.wait_for("track_started") for _ in range(3)]
     run.daemon.stop("enough")
@@ -200,7 +184,7 @@ def test_button_press_checks_and_switches_now(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running]
 ) -> None:
     long = Piece("Long", 0.60, 0.50, 12.0)
-    paths = make_music(tmp_path, long, HAPPY, SAD)
+    paths = write_music(tmp_path, long, HAPPY, SAD)
     run = start(running, make_config(tmp_path, photo_paths["astronaut"],
                                      camera={"lead_s": 2.0}))
     first = run.wait_for("track_started", path=paths["Long"])
@@ -221,7 +205,7 @@ def test_corrupt_empty_and_missing_tracks_are_skipped(
     first = Piece("First", 0.60, 0.50, 2.0)
     bad = [Piece(f"Bad {i}", 0.61, 0.50 + i / 100, 2.0) for i in range(3)]
     good = Piece("Good", 0.10, 0.10, 2.0)
-    paths = make_music(tmp_path, first, *bad, good)
+    paths = write_music(tmp_path, first, *bad, good)
     config = make_config(tmp_path, None)  # no photos: every check fails, music goes on
     run = start(running, config)
     run.wait_for("track_started", path=paths["First"])
@@ -249,7 +233,7 @@ def test_hold_pauses_and_resumes(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running]
 ) -> None:
     long = Piece("Long", 0.60, 0.50, 6.0)
-    paths = make_music(tmp_path, long, HAPPY)
+    paths = write_music(tmp_path, long, HAPPY)
     config = make_config(tmp_path, photo_paths["astronaut"])
     run = start(running, config)
     run.wait_for("track_started", path=paths["Long"])
@@ -299,7 +283,7 @@ def test_history_older_than_keep_days_is_pruned_while_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("appliance.daemon.loop.PRUNE_EVERY_S", 0.2)  # daily on the box
-    make_music(tmp_path, START)
+    write_music(tmp_path, START)
     config = make_config(tmp_path, photo_paths["astronaut"], history={"keep_days": 1})
     run = start(running, config)
     run.wait_for("track_started", title="Start")
@@ -318,7 +302,7 @@ def test_history_older_than_keep_days_is_pruned_while_running(
 def test_missing_audio_device_waits_with_backoff(
     tmp_path: Path, photo_paths: dict[str, Path], running: list[Running], mock_pins: Any
 ) -> None:
-    make_music(tmp_path, START)
+    write_music(tmp_path, START)
     config = make_config(tmp_path, photo_paths["astronaut"],
                          audio={"output": "alsa", "device": "hw:CARD=NoSuchCard"})
     run = start(running, config)
@@ -335,7 +319,7 @@ def test_broken_model_is_reported_and_the_music_plays(
 ) -> None:
     model = tmp_path / "broken.tflite"
     model.write_bytes(b"not a model")
-    paths = make_music(tmp_path, START, HAPPY)
+    paths = write_music(tmp_path, START, HAPPY)
     run = start(running, make_config(tmp_path, photo_paths["astronaut"],
                                      mood={"model": str(model)}))
     run.wait_for("error", component="model")
@@ -370,7 +354,7 @@ def _blink_period(pin: Any) -> float:
 def test_sigterm_exits_0_within_2_s_and_leaves_the_database_whole(
     tmp_path: Path, photo_paths: dict[str, Path]
 ) -> None:
-    make_music(tmp_path, START, HAPPY, SAD)
+    write_music(tmp_path, START, HAPPY, SAD)
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy(photo_paths["astronaut"], photos)

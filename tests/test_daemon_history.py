@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from daemonsetup import write_music
 from test_daemon_virtual import make_config, make_music
 
 from appliance.daemon.events import ButtonPressed
@@ -117,9 +118,8 @@ def test_moodbox_history_lists_what_the_daemon_played(
         tmp_path: Path, photo_paths: dict[str, Path], mock_pins: object) -> None:
     from test_daemon import HAPPY, START, Running
     from test_daemon import make_config as real_config
-    from test_daemon import make_music as real_music
 
-    paths = real_music(tmp_path, START, HAPPY)
+    paths = write_music(tmp_path, START, HAPPY)
     config = real_config(tmp_path, photo_paths["astronaut"])
     run = Running(config)
     try:

@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_daemon import START, make_music
+from daemonsetup import write_music
+from test_daemon import START
 
 from appliance.daemon.state import read_state
 
@@ -71,7 +72,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> tuple[int, float, str]:
 @pytest.mark.parametrize("after_s", [0.0, 0.1, 0.3, 0.6])
 def test_sigterm_in_the_first_moments_exits_0(tmp_path: Path, photo_paths: dict[str, Path],
                                               after_s: float) -> None:
-    make_music(tmp_path, START)
+    write_music(tmp_path, START)
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "a.png").write_bytes(photo_paths["astronaut"].read_bytes())
     proc = _start(tmp_path, _config(tmp_path))
@@ -88,7 +89,7 @@ def test_sigterm_in_the_first_moments_exits_0(tmp_path: Path, photo_paths: dict[
 
 @pytest.mark.slow
 def test_sigterm_in_the_middle_of_a_slow_check_exits_0_within_2_s(tmp_path: Path) -> None:
-    make_music(tmp_path, START)
+    write_music(tmp_path, START)
     photos = tmp_path / "photos"
     photos.mkdir()
     noise = np.random.default_rng(0).integers(0, 256, (2400, 3200, 3), dtype=np.uint8)

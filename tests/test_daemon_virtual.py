@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemonsetup import daemon_config, write_music
 
-from appliance.config import Config, parse_config
+from appliance.config import Config
 from appliance.daemon.events import ButtonHeld, ButtonPressed, PlayerEvent
 from appliance.daemon.playing import STALL_S
 from appliance.daemon.session import CHECK_TIMEOUT_S, JOIN_S
 from appliance.daemon.state import read_state
 from appliance.daemon.virtual import FakeCheck, Simulation, simulate
-from appliance.demo import Piece, write_piece
+from appliance.demo import Piece
 from appliance.mood.reading import NO_FACE, MoodReading
-from appliance.music.library import Library
 
 SAD = MoodReading("sad", 0.9, faces=1, frames=5)
 LEAD_S = 20.0
@@ -28,28 +28,17 @@ PIECES = [Piece("Start", 0.60, 0.50, 0.2), Piece("Happy", 0.85, 0.70, 0.2),
 
 
 def make_config(tmp_path: Path, **sections: Mapping[str, Any]) -> Config:
-    data: dict[str, dict[str, Any]] = {
-        "library": {"music_dir": str(tmp_path / "music"),
-                    "database": str(tmp_path / "library.sqlite3"), "rescan_s": 0},
+    """A config whose files all live under ``tmp_path``; ``sections`` override keys."""
+    return daemon_config(tmp_path, {
         "camera": {"source": "files:" + str(tmp_path), "lead_s": LEAD_S, "led_pin": -1},
-        "audio": {"output": "dummy", "fade_s": 1.0},
+        "audio": {"fade_s": 1.0},
         "gpio": {"pin_factory": "mock", "button_pin": -1},
-        "rules": {"strategy": "match"},
-        "daemon": {"state_file": str(tmp_path / "state.json"),
-                   "events": str(tmp_path / "events.jsonl")},
-    }
-    for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
-    return parse_config(data)
+    }, sections)
 
 
 def make_music(tmp_path: Path, pieces: list[Piece] = PIECES) -> dict[str, str]:
-    folder = tmp_path / "music"
-    folder.mkdir(exist_ok=True)
-    paths = {p.title: str(write_piece(folder, p)) for p in pieces}
-    with Library(tmp_path / "library.sqlite3") as library:
-        library.scan(folder)
-    return paths
+    """The pieces (by default the four of ``PIECES``) written and scanned; title -> path."""
+    return write_music(tmp_path, *pieces)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from test_daemon import make_music
+from daemonsetup import write_music
 
 from appliance.demo import Piece
 
@@ -37,7 +37,7 @@ def test_a_run_with_mood_checks_writes_no_image_bytes_anywhere(
     for sub in ("home", "tmp", "cache", "config", "data", "state", "run"):
         (root / sub).mkdir(parents=True)
     # Tracks long enough for a check of any speed (lead_s 5 s before each end).
-    make_music(root, Piece("Start", 0.6, 0.5, 6.0), Piece("Happy", 0.85, 0.7, 6.0))
+    write_music(root, Piece("Start", 0.6, 0.5, 6.0), Piece("Happy", 0.85, 0.7, 6.0))
     music = {p.resolve() for p in (root / "music").iterdir()}
     (root / "moodbox.toml").write_text(
         '[library]\nmusic_dir = "music"\ndatabase = "library.sqlite3"\n'
