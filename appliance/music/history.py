@@ -18,22 +18,20 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from appliance.config import Config
 from appliance.config_schema import Affect, HistoryConfig, LearningConfig
-from appliance.errors import LibraryError
 from appliance.mood.circumplex import reading_point
 from appliance.mood.reading import NO_FACE, UNSURE, MoodReading
 from appliance.music.learning import Learned, Observation, learn
-from appliance.music.library import Track, sqlite_errors
+from appliance.music.library import Track
+from appliance.music.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +124,7 @@ def outcome_of(reading: MoodReading | None) -> str:
     return {NO_FACE: "no_face", UNSURE: "unsure"}.get(reading.emotion, "reading")
 
 
-class History:
+class History(Store):
     """The history tables of the library database; a context manager, thread-safe.
 
     Args:
@@ -141,15 +139,10 @@ class History:
 
     def __init__(self, database: Path, settings: HistoryConfig,
                  circumplex: Mapping[str, Affect], clock: Callable[[], float] = time.time) -> None:
-        self.database, self.settings, self.circumplex = Path(database), settings, circumplex
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        super().__init__(database, "history")
+        self.settings, self.circumplex, self.clock = settings, circumplex, clock
         with self._translated("cannot open the history"):
-            self.database.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.database, check_same_thread=False, timeout=10,
-                                   isolation_level=None)
-            self._conn = conn
+            conn = self._connect(isolation_level=None)  # autocommit: _transaction opens each
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA secure_delete=ON")
@@ -159,20 +152,6 @@ class History:
     def from_config(cls, config: Config) -> History:
         """The history in the configured library's database."""
         return cls(config.library.database, config.history, config.mood.circumplex)
-
-    def __enter__(self) -> History:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the database; safe to call more than once."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
     # ---- writing --------------------------------------------------------------------
 
@@ -303,16 +282,6 @@ class History:
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("history: %d rows erased%s", gone, " and the file vacuumed" if vacuum else "")
         return gone
-
-    @contextmanager
-    def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translated(doing):
-            if self._conn is None:
-                raise LibraryError(f"{self.database}: the history is closed")
-            yield self._conn
-
-    def _translated(self, doing: str) -> AbstractContextManager[None]:
-        return sqlite_errors(self.database, doing)
 
 
 @contextmanager

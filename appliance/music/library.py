@@ -20,16 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from appliance.errors import LibraryError
 from appliance.music.matching import ImportReport, match_rows, read_exportify
+from appliance.music.store import Store
 from appliance.music.tags import read_tags
 from appliance.music.walk import find_audio
 
@@ -108,7 +106,7 @@ class ScanReport:
     seconds: float
 
 
-class Library:
+class Library(Store):
     """The library database; a context manager, safe to share between threads."""
 
     def __init__(self, database: Path) -> None:
@@ -117,31 +115,13 @@ class Library:
         Raises:
             LibraryError: the file cannot be created or is not a usable SQLite database.
         """
-        self.database = Path(database)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        super().__init__(database, "library")
         with self._translated("cannot open the library database"):
-            self.database.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.database, check_same_thread=False, timeout=10)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            _migrate(self._conn)
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the database; safe to call more than once."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            _migrate(conn)
 
     def tracks(self) -> list[Track]:
         """Every playable track, by path."""
@@ -291,29 +271,6 @@ class Library:
                  energy = COALESCE(excluded.energy, energy), source = excluded.source"""
         with self._db("cannot update the library") as db, db:
             db.executemany(sql, [(_to_db(p), *rest, source) for p, *rest in rows])
-
-    @contextmanager
-    def _db(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, with sqlite3 errors translated."""
-        with self._lock, self._translated(doing):
-            if self._conn is None:
-                raise LibraryError(f"{self.database}: the library is closed")
-            yield self._conn
-
-    def _translated(self, doing: str) -> AbstractContextManager[None]:
-        return sqlite_errors(self.database, doing)
-
-
-@contextmanager
-def sqlite_errors(database: Path, doing: str) -> Iterator[None]:
-    """SQLite and OS errors inside as one ``LibraryError`` naming ``database`` and ``doing``
-    (the one place where they are translated, for the library and the history alike)."""
-    try:
-        yield
-    except LibraryError:
-        raise
-    except (sqlite3.Error, OSError) as exc:
-        raise LibraryError(f"{database}: {doing}: {exc}") from exc
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
