@@ -16,7 +16,6 @@ import pytest
 from audiofiles import make_track
 
 from appliance.config import parse_config
-from appliance.errors import LibraryError
 from appliance.mood.reading import NO_FACE, UNSURE, MoodReading
 from appliance.music.history import DAY_S, History
 from appliance.music.library import Library, Track
@@ -126,18 +125,6 @@ def test_bad_cause_or_ending_is_refused(history: History) -> None:
         history.end_play(1, "exploded", 1.0)
 
 
-def test_database_errors_name_the_history(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.sqlite3"
-    bad.write_bytes(b"this is not a database at all, not even close" * 100)
-    with pytest.raises(LibraryError, match=r"bad\.sqlite3: cannot open the history"):
-        _history(bad)
-    history = _history(tmp_path / "ok.sqlite3")
-    history.close()
-    history.close()
-    with pytest.raises(LibraryError, match="the history is closed"):
-        history.counts()
-
-
 def test_prune_keeps_keep_days(tmp_path: Path) -> None:
     with _history(tmp_path / "db.sqlite3", keep_days=30) as history:
         for age_days in (40, 31, 29, 1):
@@ -173,7 +160,6 @@ _WRITER = """
 import sys
 from dataclasses import replace
 from appliance.config import parse_config
-from appliance.errors import LibraryError
 from appliance.music.history import History
 from appliance.music.library import Track
 config = parse_config({})

@@ -188,15 +188,3 @@ def test_database_is_wal_consistent_and_shared_between_connections(
     with sqlite3.connect(library.database) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-
-
-def test_database_errors_are_library_errors(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.sqlite3"
-    bad.write_bytes(b"this is not a database at all, not even close" * 100)
-    with pytest.raises(LibraryError, match="cannot open the library database"):
-        Library(bad)
-    lib = Library(tmp_path / "ok.sqlite3")
-    lib.close()
-    lib.close()
-    with pytest.raises(LibraryError, match="the library is closed"):
-        lib.tracks()
