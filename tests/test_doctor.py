@@ -149,6 +149,16 @@ def test_model_with_a_wrong_reference_fails(tmp_path: Path, box: Config) -> None
     assert "outputs differ by up to" in result.detail and "(3 allowed)" in result.detail
 
 
+def test_model_without_recorded_answers_loads_and_says_so(tmp_path: Path, box: Config) -> None:
+    contract = shipped_contract()
+    del contract["reference"]["int8_outputs"]
+    model_copy(tmp_path, contract)
+    config = load_config(write_config(tmp_path, mood={"model": str(tmp_path / "emotion.tflite")}))
+    result = by_name(config)["model"]
+    assert result.status == doctor.OK
+    assert "(no reference answer recorded for this model)" in result.detail
+
+
 def test_model_passes_with_answers_two_steps_away_as_on_aarch64(tmp_path: Path,
                                                                box: Config) -> None:
     # ai-edge-litert's built-in kernels on aarch64 answer up to 2 steps from the x86

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts" / "arm64"))
 import reference  # noqa: E402
 
+from appliance.mood.reference import DEFAULT_TOLERANCE_STEPS, recorded_reference  # noqa: E402
 from appliance.mood.runtime import runtime_name  # noqa: E402
 
 pytestmark = pytest.mark.runtime
@@ -53,3 +54,22 @@ def test_a_model_that_fails_the_check_exits_1(tmp_path: Path) -> None:
     contract["reference"]["int8_outputs"] = [[v + 20 for v in row]
                                              for row in contract["reference"]["int8_outputs"]]
     assert reference.main(["--model", str(model_copy(tmp_path, contract))]) == 1
+
+
+def test_a_contract_without_recorded_answers_exits_1_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    contract = shipped_contract()
+    del contract["reference"]["int8_outputs"]
+    assert reference.main(["--model", str(model_copy(tmp_path, contract))]) == 1
+    assert "records no reference.int8_outputs" in capsys.readouterr().err
+
+
+def test_a_contract_without_a_tolerance_gets_the_default(tmp_path: Path) -> None:
+    contract = shipped_contract()
+    del contract["reference"]["tolerance_steps"]
+    model = model_copy(tmp_path, contract)
+    recorded = recorded_reference(model.with_suffix(".json"))
+    assert recorded is not None
+    outputs, tolerance = recorded
+    assert tolerance == DEFAULT_TOLERANCE_STEPS
+    assert outputs.tolist() == shipped_contract()["reference"]["int8_outputs"]

@@ -42,9 +42,10 @@ def test_unusable_and_closed_databases_are_library_errors(
         read(store)
 
 
-@pytest.mark.parametrize(("open_store", "opening", "read", "name"), STORES)
+@pytest.mark.parametrize(("open_store", "read", "name"),
+                         [(open_store, read, name) for open_store, _, read, name in STORES])
 def test_a_store_closes_when_its_block_ends(
-        tmp_path: Path, open_store: Callable[[Path], Store], opening: str,
+        tmp_path: Path, open_store: Callable[[Path], Store],
         read: Callable[[Store], object], name: str) -> None:
     with open_store(tmp_path / "db.sqlite3") as store:
         read(store)

@@ -10,7 +10,6 @@ and one check failing never stops the others. The device checks live in
 from __future__ import annotations
 
 import grp
-import json
 import os
 import platform
 import pwd
@@ -104,8 +103,8 @@ def check_model(config: Config) -> Result:
     from appliance.mood.classifier import EmotionClassifier
     from appliance.mood.faces import FaceDetector
     from appliance.mood.reference import (
-        DEFAULT_TOLERANCE_STEPS,
         decisive,
+        recorded_reference,
         reference_faces,
         reference_problem,
     )
@@ -115,23 +114,21 @@ def check_model(config: Config) -> Result:
     if detector.detect(np.zeros((480, 640, 3), np.uint8)):
         raise Problem("the face detector sees a face in a black frame", "reinstall")
     path = classifier.model_path
-    contract = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    reference = contract.get("reference", {})
-    expected = reference.get("int8_outputs")
-    tolerance = int(reference.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS))
+    recorded = recorded_reference(path.with_suffix(".json"))
     head = f"{runtime.runtime_name()}, {path.name} and the face detector load"
-    if expected is None:
+    if recorded is None:
         return Result("model", OK, f"{head} (no reference answer recorded for this model)")
+    expected, tolerance = recorded
     # Through the classifier itself, so the check covers the kernels the daemon runs on.
     got = np.array([classifier.raw_output(face) for face in reference_faces()])
-    problem, diff = reference_problem(got, np.array(expected), tolerance)
+    problem, diff = reference_problem(got, expected, tolerance)
     if problem:
         raise Problem(
             f"{head}, but its answers on the reference images differ from the recorded ones: "
             f"{problem}",
             "reinstall; if it persists the runtime is broken on this CPU",
         )
-    pinned = int(decisive(np.array(expected), tolerance).sum())
+    pinned = int(decisive(expected, tolerance).sum())
     return Result("model", OK, f"{head}; reference answer matched ({len(got)} images, max "
                   f"difference {diff} of {tolerance} steps allowed, the same top class on the "
                   f"{pinned} that lead by more than {2 * tolerance})")

@@ -9,6 +9,9 @@ They are drawn by formula, never from face data.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 
@@ -32,6 +35,21 @@ def reference_faces() -> np.ndarray:
 #: names no ``reference.tolerance_steps``: the largest difference measured across runtimes,
 #: kernels and CPUs on the reference images was 2 (models/emotion.json, ``measured``).
 DEFAULT_TOLERANCE_STEPS = 3
+
+
+def recorded_reference(contract: Path) -> tuple[np.ndarray, int] | None:
+    """The int8 answers a model's contract (its ``emotion.json``) records for
+    ``reference_faces()`` and the steps a runtime may differ by, or None when it records none.
+
+    Raises:
+        OSError: the contract cannot be read.
+        ValueError: it is not JSON, or its ``reference`` block holds no integers.
+    """
+    block = json.loads(contract.read_text(encoding="utf-8")).get("reference", {})
+    if block.get("int8_outputs") is None:
+        return None
+    tolerance = int(block.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS))
+    return np.array(block["int8_outputs"], np.int16), tolerance
 
 
 def reference_problem(got: np.ndarray, want: np.ndarray,

@@ -23,7 +23,7 @@ import numpy as np
 
 from appliance.mood import runtime
 from appliance.mood.classifier import DEFAULT_MODEL, Contract, quantize_crop, read_contract
-from appliance.mood.reference import reference_faces, reference_problem
+from appliance.mood.reference import recorded_reference, reference_faces, reference_problem
 
 
 def answers(model: Path, contract: Contract, exact: bool) -> np.ndarray:
@@ -67,9 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     contract = args.model.with_suffix(".json")
     checked = read_contract(contract)  # the digest and input range, checked once
-    reference = json.loads(contract.read_text(encoding="utf-8"))["reference"]
-    want = np.array(reference["int8_outputs"])
-    tolerance = int(reference["tolerance_steps"])
+    recorded = recorded_reference(contract)
+    if recorded is None:
+        print(f"reference: {contract} records no reference.int8_outputs; export the model "
+              "again with scripts/export_tflite.py", file=sys.stderr)
+        return 1
+    want, tolerance = recorded
     failed = False
     entries: list[dict[str, object]] = []
     for kernels, exact in (("default", False), ("built-in", True)):
