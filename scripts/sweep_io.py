@@ -8,7 +8,8 @@
 The machine takes at most 64 MiB of files a call and FER2013 is 74 MB of pixels that zlib
 cannot shrink; one lossless WebP mosaic of all faces is 52 MB (decoded and compared when
 packed). It gives back at most 8 files of 16 MiB, so ``collect`` saves each run's best model
-without its optimizer state (4.5 MB instead of 13) and packs three runs a tar.
+without its optimizer state (4.5 MB instead of 13 for the shipped network) and packs the runs
+into tars of at most 15 MiB; a run too big for one alone travels without its model.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 
 COLUMNS = 100  # faces a mosaic row: 4,800 px wide, and 322 rows stay under WebP's 16,383
 KEYS = ("labels", "usage", "usage_names", "ferplus_votes")
-RUNS_PER_TAR = 3
+TAR_BYTES = 15 * 2**20  # the machine gives back files of at most 16 MiB; tar headers fit
+RUN_FILES = ("slim.keras", "oof.npz", "history.csv", "runs.jsonl")
 
 
 def pack(npz: Path, folder: Path) -> None:
@@ -88,17 +90,36 @@ def collect(work: Path, result: Path) -> None:
     for run in runs:
         if (run / "best.keras").exists():  # uncompiled: saved without the optimizer's state
             keras.models.load_model(run / "best.keras", compile=False).save(run / "slim.keras")
+    files = {run: [path for path in [run / name for name in RUN_FILES] + [work / f"{run.name}.log"]
+                   if path.exists()] for run in runs}
+    arcnames = {path: f"{run.name}/{path.name}" for run in runs for path in files[run]}
     result.mkdir(parents=True, exist_ok=True)
-    for first in range(0, len(runs), RUNS_PER_TAR):
-        with tarfile.open(result / f"runs{first // RUNS_PER_TAR}.tar", "w") as tar:
-            for run in runs[first:first + RUNS_PER_TAR]:
-                for path in (run / "slim.keras", run / "oof.npz", run / "history.csv",
-                             run / "runs.jsonl",
-                             work / f"{run.name}.log"):
-                    if path.exists():
-                        tar.add(path, arcname=f"{run.name}/{path.name}")
+    for number, group in enumerate(tar_groups([files[run] for run in runs])):
+        with tarfile.open(result / f"runs{number}.tar", "w") as tar:
+            for path in group:
+                tar.add(path, arcname=arcnames[path])
     for run in runs:
         print(summary(run))
+
+
+def tar_groups(runs: list[list[Path]], limit: int = TAR_BYTES) -> list[list[Path]]:
+    """The runs' files grouped into tars of at most ``limit`` bytes, runs kept whole and in
+    order; a run over the limit on its own goes alone without its largest file (the model)."""
+    groups: list[list[Path]] = []
+    size = limit + 1  # no group open yet
+    for paths in runs:
+        need = sum(path.stat().st_size for path in paths)
+        if need > limit:
+            biggest = max(paths, key=lambda path: path.stat().st_size)
+            print(f"{biggest}: {need} bytes with it is over a returned file's {limit}; left out")
+            paths = [path for path in paths if path != biggest]
+            need -= biggest.stat().st_size
+        if size + need > limit:
+            groups.append([])
+            size = 0
+        groups[-1].extend(paths)
+        size += need
+    return groups
 
 
 def summary(run: Path) -> str:

@@ -52,3 +52,18 @@ def test_summary_says_each_runs_scores_or_that_it_stopped(tmp_path: Path) -> Non
 def test_a_wrong_command_prints_the_usage() -> None:
     assert sweep_io.main([]) == 2
     assert sweep_io.main(["unpack", "only-one"]) == 2
+
+
+def test_runs_are_grouped_into_tars_small_enough_to_come_back(tmp_path: Path) -> None:
+    def run(name: str, model_bytes: int) -> list[Path]:
+        (tmp_path / name).mkdir()
+        model, log = tmp_path / name / "slim.keras", tmp_path / name / "history.csv"
+        model.write_bytes(b"m" * model_bytes)
+        log.write_text("epoch\n")
+        return [model, log]
+
+    a, b, big, d = run("a", 40), run("b", 40), run("c", 300), run("d", 10)  # 46, 46, 306, 16
+    groups = sweep_io.tar_groups([a, b, big, d], limit=100)
+    # c alone is over the limit, so it travels without its model, and its log still fits
+    # beside a and b (98 bytes); d would make 114, so it opens a second tar.
+    assert groups == [a + b + big[1:], d]
