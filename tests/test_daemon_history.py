@@ -140,5 +140,5 @@ def test_moodbox_history_lists_what_the_daemon_played(
     assert listed["plays"][1]["how"] == "stopped"
     assert [c["emotion"] for c in listed["checks"]][:1] == ["happy"]
     assert listed["choices"][1]["path"] == paths["Happy"]
-    with History(config.library.database, config.history, config.mood.circumplex) as history:
+    with History.from_config(config) as history:
         assert history.counts()["plays"] == 2

@@ -73,3 +73,11 @@ def test_a_contract_without_a_tolerance_gets_the_default(tmp_path: Path) -> None
     outputs, tolerance = recorded
     assert tolerance == DEFAULT_TOLERANCE_STEPS
     assert outputs.tolist() == shipped_contract()["reference"]["int8_outputs"]
+
+
+def test_a_malformed_reference_block_is_one_error_naming_the_contract(tmp_path: Path) -> None:
+    contract = shipped_contract()
+    contract["reference"]["int8_outputs"] = [["high", "low"]]
+    model = model_copy(tmp_path, contract)
+    with pytest.raises(ValueError, match=r"emotion\.json: reference must hold int8_outputs"):
+        recorded_reference(model.with_suffix(".json"))

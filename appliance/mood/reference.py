@@ -43,13 +43,19 @@ def recorded_reference(contract: Path) -> tuple[np.ndarray, int] | None:
 
     Raises:
         OSError: the contract cannot be read.
-        ValueError: it is not JSON, or its ``reference`` block holds no integers.
+        ValueError: it is not JSON, or its ``reference`` block is not answers and a tolerance
+            in whole numbers (the message names the file).
     """
-    block = json.loads(contract.read_text(encoding="utf-8")).get("reference", {})
-    if block.get("int8_outputs") is None:
-        return None
-    tolerance = int(block.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS))
-    return np.array(block["int8_outputs"], np.int16), tolerance
+    data = json.loads(contract.read_text(encoding="utf-8"))
+    try:
+        block = data.get("reference", {})
+        if block.get("int8_outputs") is None:
+            return None
+        tolerance = int(block.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS))
+        return np.array(block["int8_outputs"], np.int16), tolerance
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{contract}: reference must hold int8_outputs, rows of whole "
+                         f"numbers, and tolerance_steps; export the model again ({exc})") from exc
 
 
 def reference_problem(got: np.ndarray, want: np.ndarray,
