@@ -81,3 +81,18 @@ def test_a_malformed_reference_block_is_one_error_naming_the_contract(tmp_path: 
     model = model_copy(tmp_path, contract)
     with pytest.raises(ValueError, match=r"emotion\.json: reference must hold int8_outputs"):
         recorded_reference(model.with_suffix(".json"))
+
+
+def test_a_contract_that_is_not_json_is_one_error_naming_it(tmp_path: Path) -> None:
+    model = model_copy(tmp_path, shipped_contract())
+    model.with_suffix(".json").write_text("{ reference", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"emotion\.json: not JSON"):
+        recorded_reference(model.with_suffix(".json"))
+
+
+def test_an_answer_beyond_int16_is_one_error_naming_the_contract(tmp_path: Path) -> None:
+    contract = shipped_contract()
+    contract["reference"]["int8_outputs"][0][0] = 10**6
+    model = model_copy(tmp_path, contract)
+    with pytest.raises(ValueError, match=r"emotion\.json: reference must hold int8_outputs"):
+        recorded_reference(model.with_suffix(".json"))

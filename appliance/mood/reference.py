@@ -44,16 +44,23 @@ def recorded_reference(contract: Path) -> tuple[np.ndarray, int] | None:
     Raises:
         OSError: the contract cannot be read.
         ValueError: it is not JSON, or its ``reference`` block is not answers and a tolerance
-            in whole numbers (the message names the file).
+            in whole numbers (the message names the file in both cases).
     """
-    data = json.loads(contract.read_text(encoding="utf-8"))
+    text = contract.read_text(encoding="utf-8")
     try:
-        block = data.get("reference", {})
+        block = json.loads(text).get("reference", {})
         if block.get("int8_outputs") is None:
             return None
         tolerance = int(block.get("tolerance_steps", DEFAULT_TOLERANCE_STEPS))
-        return np.array(block["int8_outputs"], np.int16), tolerance
-    except (AttributeError, TypeError, ValueError) as exc:
+        outputs = np.array(block["int8_outputs"], np.int64)
+        # Checked here because numpy < 2 (Bookworm's) wraps an out-of-range int16 silently.
+        limits = np.iinfo(np.int16)
+        if outputs.size and not limits.min <= outputs.min() <= outputs.max() <= limits.max:
+            raise ValueError("an answer lies beyond int16")
+        return outputs.astype(np.int16), tolerance
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{contract}: not JSON ({exc}); export the model again") from exc
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{contract}: reference must hold int8_outputs, rows of whole "
                          f"numbers, and tolerance_steps; export the model again ({exc})") from exc
 
