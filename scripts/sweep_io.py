@@ -104,12 +104,14 @@ def collect(work: Path, result: Path) -> None:
 
 def tar_groups(runs: list[list[Path]], limit: int = TAR_BYTES) -> list[list[Path]]:
     """The runs' files grouped into tars of at most ``limit`` bytes, runs kept whole and in
-    order; a run over the limit even on its own travels without its largest file (the model)."""
+    order; a run over the limit even on its own travels without its largest files (the model
+    first), left out one at a time until the rest fits."""
     groups: list[list[Path]] = []
     size = limit + 1  # no group open yet
     for paths in runs:
         need = sum(path.stat().st_size for path in paths)
-        if need > limit:
+        while need > limit:
+            # A tar over the limit would not come back at all, so the run loses what it must.
             biggest = max(paths, key=lambda path: path.stat().st_size)
             print(f"{biggest}: left out; with it the run comes to {need} bytes, over the "
                   f"{limit} a returned file may be")

@@ -67,3 +67,15 @@ def test_runs_are_grouped_into_tars_small_enough_to_come_back(tmp_path: Path) ->
     # c alone is over the limit, so it travels without its model, and its log still fits
     # beside a and b (98 bytes); d would make 114, so it opens a second tar.
     assert groups == [a + b + big[1:], d]
+
+
+def test_a_run_over_the_limit_without_its_model_loses_its_next_largest_file(
+        tmp_path: Path) -> None:
+    model, history, log = (tmp_path / "slim.keras", tmp_path / "history.csv",
+                           tmp_path / "train.log")
+    model.write_bytes(b"m" * 300)
+    history.write_bytes(b"h" * 150)
+    log.write_text("epoch\n")
+    # Without the model the run still comes to 156 bytes, and a tar over the limit never
+    # comes back: the history goes too, so the log at least returns.
+    assert sweep_io.tar_groups([[model, history, log]], limit=100) == [[log]]
