@@ -9,7 +9,8 @@ The machine takes at most 64 MiB of files a call and FER2013 is 74 MB of pixels 
 cannot shrink; one lossless WebP mosaic of all faces is 52 MB (decoded and compared when
 packed). It gives back at most 8 files of 16 MiB, so ``collect`` saves each run's best model
 without its optimizer state (4.5 MB instead of 13 for the shipped network) and packs the runs
-into tars of at most 15 MiB; a run too big for one alone travels without its model.
+into tars of at most 15 MiB; a run too big for one alone travels without its largest files,
+the model first.
 """
 
 from __future__ import annotations
