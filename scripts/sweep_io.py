@@ -110,14 +110,15 @@ def tar_groups(runs: list[list[Path]], limit: int = TAR_BYTES) -> list[list[Path
     groups: list[list[Path]] = []
     size = limit + 1  # no group open yet
     for paths in runs:
-        need = sum(path.stat().st_size for path in paths)
+        sizes = {path: path.stat().st_size for path in paths}
+        need = sum(sizes.values())
         while need > limit:
             # A tar over the limit would not come back at all, so the run loses what it must.
-            biggest = max(paths, key=lambda path: path.stat().st_size)
+            biggest = max(paths, key=sizes.__getitem__)
             print(f"{biggest}: left out; with it the run comes to {need} bytes, over the "
                   f"{limit} a returned file may be")
             paths = [path for path in paths if path != biggest]
-            need -= biggest.stat().st_size
+            need -= sizes[biggest]
         if size + need > limit:
             groups.append([])
             size = 0
