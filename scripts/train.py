@@ -12,8 +12,9 @@ publictest`` trains on all of Training and chooses on PublicTest, as the shipped
 made (kept to reproduce it; its PublicTest figure is then not a clean test).
 
 Resumable: run the same command again and it continues from the last finished epoch
-(``OUT/backup``), and a larger ``--epochs`` extends a finished run. The best epoch by
-validation accuracy is ``OUT/best.keras``; ``OUT/history.csv`` has every epoch;
+(``OUT/backup``, with the best epoch logged so far), and a larger ``--epochs`` extends a
+finished run. The best epoch by validation accuracy is ``OUT/best.keras``;
+``OUT/history.csv`` has every epoch;
 ``OUT/runs.jsonl`` keeps each run's settings and scores.
 Augmentation is plain numpy + OpenCV so that no backend-specific ops are needed.
 Beside this file: the settings (``train_args.py``), the network (``emotion_net.py``), the
@@ -30,6 +31,7 @@ last N epochs at a constant learning rate and averages their weights into ``OUT/
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -147,6 +149,21 @@ def resume_epoch(out: Path) -> int:
         return 0
 
 
+def best_score(out: Path) -> float | None:
+    """The best validation accuracy a resumed run in ``out`` has logged, None for a new run.
+
+    ``ModelCheckpoint`` forgets its best when the process restarts, so without this the first
+    epoch after a resume would replace ``best.keras`` however it scored.
+    """
+    if not resume_epoch(out):
+        return None
+    try:
+        with (out / "history.csv").open(newline="") as log:
+            scores = [float(row["val_accuracy"]) for row in csv.DictReader(log)]
+    except (OSError, KeyError, ValueError):
+        return None
+    return max(scores, default=None)
+
 
 def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
     """Resume point, best checkpoint, early stopping, LR schedule and the epoch log."""
@@ -154,7 +171,8 @@ def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
         # Kept after the last epoch too, so that a larger --epochs extends a finished run.
         keras.callbacks.BackupAndRestore(str(args.out / BACKUP), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(args.out / "best.keras"), monitor="val_accuracy",
-                                        mode="max", save_best_only=True),
+                                        mode="max", save_best_only=True,
+                                        initial_value_threshold=best_score(args.out)),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                       patience=args.patience),
         keras.callbacks.LearningRateScheduler(lr_schedule(args)),
