@@ -176,7 +176,9 @@ def callbacks(args: argparse.Namespace) -> list[keras.callbacks.Callback]:
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                       patience=args.patience),
         keras.callbacks.LearningRateScheduler(lr_schedule(args)),
-        keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=True),
+        # A new run starts its own log: best_score reads it back at a resume.
+        keras.callbacks.CSVLogger(str(args.out / "history.csv"),
+                                  append=resume_epoch(args.out) > 0),
     ]
     if args.swa:  # first, so that its file is written before the resume point
         chosen.insert(0, WeightAverage(args.out / "swa.npz", args.epochs - args.swa))

@@ -155,14 +155,18 @@ def test_a_resumed_run_draws_what_an_uninterrupted_run_would(tmp_path: Path) -> 
     (out / "backup").mkdir(parents=True)
     (out / "history.csv").write_text("epoch,val_accuracy\n0,0.41\n1,0.66\n2,0.52\n")
     assert train.best_score(out) is None  # no backup: a new run in an old folder
+    args = train.parse_args(["--data", "x.csv", "--out", str(out)], "")
+    logger = next(c for c in train.callbacks(args)
+                  if isinstance(c, train.keras.callbacks.CSVLogger))
+    assert not logger.append  # so its log starts afresh, not after the old run's epochs
     (out / "backup" / "training_metadata.json").write_text('{"epoch": 22, "batch": 0}')
     assert train.resume_epoch(out) == 22
     # A resumed run's checkpoint must beat the best epoch logged before the restart.
     assert train.best_score(out) == 0.66
-    args = train.parse_args(["--data", "x.csv", "--out", str(out)], "")
-    checkpoint = next(c for c in train.callbacks(args)
-                      if isinstance(c, train.keras.callbacks.ModelCheckpoint))
+    chosen = train.callbacks(args)
+    checkpoint = next(c for c in chosen if isinstance(c, train.keras.callbacks.ModelCheckpoint))
     assert checkpoint.best == 0.66
+    assert next(c for c in chosen if isinstance(c, train.keras.callbacks.CSVLogger)).append
 
 
 def test_teacher_targets_average_the_models_over_face_and_mirror(tmp_path: Path) -> None:
