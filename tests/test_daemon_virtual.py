@@ -14,7 +14,7 @@ from daemonsetup import daemon_config, write_music
 
 from appliance.config import Config
 from appliance.daemon.events import ButtonHeld, ButtonPressed, PlayerEvent
-from appliance.daemon.playing import STALL_S
+from appliance.daemon.playing import STALL_S, START_S
 from appliance.daemon.session import CHECK_TIMEOUT_S, JOIN_S
 from appliance.daemon.state import read_state
 from appliance.daemon.virtual import FakeCheck, Simulation, simulate
@@ -292,3 +292,15 @@ def test_undecided_readings_do_not_run_to_the_extremes(
         sim.loop.run_until(30.0 * 12)
         energies = [r["energy"] for r in sim.named("track_started")]
     assert max(energies) < 0.9
+
+
+def test_a_track_that_never_starts_is_skipped_and_the_music_goes_on(
+        sim: Simulation, music: dict[str, str]) -> None:
+    sim.player.hung |= {path for title, path in music.items() if title != "Start"}
+    sim.loop.run_until(200.0 + START_S - 1.0)  # the sad reading queued Sad; Start ends ~200 s
+    assert started(sim) == [music["Start"]] and not sim.named("skipped")
+    sim.loop.run_until(200.0 + START_S + 1.0)
+    skipped = sim.named("skipped")  # its input hung in VLC: no event would ever come
+    assert [r["path"] for r in skipped] == [music["Sad"]]
+    assert f"within {START_S:.0f} s" in skipped[0]["why"]
+    assert started(sim) == [music["Start"]] * 2  # and the music goes on

@@ -19,6 +19,7 @@ class FakePlayer:
         lengths: real length per path (default ``default_s``).
         reported: the length it claims per path, if not the real one.
         corrupt: paths with a good header whose audio ends at once.
+        hung: paths whose input hangs: neither "playing" nor "error" ever comes.
         output: "ok", or after ``lose_output``: "stall" (position stops, no end) or "early"
             (every track ends at once), both silent and without an error.
         spans: (start, end) of each stretch of audible sound, for measuring silences.
@@ -31,6 +32,7 @@ class FakePlayer:
         self.lengths: dict[str, float] = {}
         self.reported: dict[str, float] = {}
         self.corrupt: set[str] = set()
+        self.hung: set[str] = set()
         self.output = "ok"
         self.spans: list[tuple[float, float]] = []
         self.played: list[str] = []
@@ -74,7 +76,7 @@ class FakePlayer:
         if not os.path.isfile(path):
             self._at(0.01, "error")
             self._at(0.02, "ended")
-        else:
+        elif path not in self.hung:
             self._at(self.start_s, "playing")
         return self._token
 

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 #: A track that the player starts with length 0 and that has not ended after this long is
 #: played with the library's duration (VLC had no length yet); one that ends first is corrupt.
 CONFIRM_S = 0.5
+#: A track that the player has neither started nor failed this long after ``play`` hung in
+#: VLC's input (no event will come): it is skipped, so the music does not stop for good.
+START_S = 10.0
 #: Seconds between reads of the player's position and length.
 PROGRESS_S = 1.0
 #: A position that has not moved for this long while playing means a stalled output.
@@ -31,7 +34,7 @@ EARLY_MIN_S = 1.0
 OVERRUN_S, OVERRUN_SHARE = 10.0, 0.1
 # A re-read length or lead deadline closer than this to the armed one is left alone.
 _SLACK_S = 0.5
-_TIMERS = ("lead", "confirm", "progress")
+_TIMERS = ("start", "lead", "confirm", "progress")
 
 
 class Owner(Protocol):
@@ -75,6 +78,7 @@ class Playing:
         """``track`` was handed to the player; it counts once the player says it plays."""
         self.stop()
         self.track = track
+        self.s.d.at("start", START_S)
 
     def stop(self) -> None:
         """Nothing plays (or the track is being replaced): disarm its timers."""
@@ -95,6 +99,11 @@ class Playing:
         else:
             self.s.d.at("confirm", CONFIRM_S)
 
+    def start_due(self) -> None:
+        """``START_S`` after ``play``: a track the player has not started by now hung."""
+        if self.track is not None and not self.announced:
+            self.s.stalled(f"VLC neither started nor failed it within {START_S:.0f} s")
+
     def confirm(self) -> None:
         """Length 0 at start but still playing: use the library's duration."""
         if self.track is not None and not self.announced and self.s.player.is_playing():
@@ -104,6 +113,7 @@ class Playing:
         track = self.track
         assert track is not None
         self.announced, self.length = True, length
+        self.s.d.at("start", None)
         self._since = self.s.clock.monotonic()
         # State first, so that readers of the event find the state file saying so.
         self.s.state.update(state="playing", track={
@@ -137,7 +147,7 @@ class Playing:
         """The music paused: the clock and the lead deadline stop."""
         self._played = self.played_s()
         self._since = None
-        for name in ("lead", "progress"):
+        for name in ("start", "lead", "progress"):
             self.s.d.at(name, None)
         self.s.state.update(next_check_at=None)
 
@@ -145,6 +155,8 @@ class Playing:
         """The music resumed: the clock and the lead deadline go on."""
         self._since = self.s.clock.monotonic()
         self._still_s = 0.0
+        if self.track is not None and not self.announced:
+            self.s.d.at("start", START_S)  # a pause before the start gives it time again
         if not self._lead_fired:
             self._schedule_lead()
         self.s.d.at("progress", PROGRESS_S)

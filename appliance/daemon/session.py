@@ -101,9 +101,9 @@ class Session:
 
     def timer_handler(self, name: str) -> Callable[[], None] | None:
         """The handler of the session's deadline ``name``."""
-        return {"lead": self.flow.lead, "confirm": self.play.confirm,
-                "fade": self.buttons.fade_step, "progress": self.play.progress,
-                "check_timeout": self.flow.timeout}.get(name)
+        return {"start": self.play.start_due, "lead": self.flow.lead,
+                "confirm": self.play.confirm, "fade": self.buttons.fade_step,
+                "progress": self.play.progress, "check_timeout": self.flow.timeout}.get(name)
 
     # ---- start-up and shut-down -----------------------------------------------------
 
