@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,13 @@ class Running:
     def _run(self) -> None:
         self.code = self.daemon.run()
 
+    def where(self) -> str:
+        """Where the daemon's thread is now, for a failed wait: blocked in a call, or idle."""
+        frame = sys._current_frames().get(self.thread.ident or -1)
+        if frame is None:
+            return "the daemon's thread has ended"
+        return "the daemon's thread is at:\n" + "".join(traceback.format_stack(frame))
+
     def wait_for(self, event: str, **fields: Any) -> dict[str, Any]:
         """The next record named ``event`` whose fields match; fails after WAIT_S."""
         deadline = time.monotonic() + WAIT_S
@@ -85,7 +93,8 @@ class Running:
                 record = self.records.get(timeout=max(0.01, left))
             except queue.Empty:
                 names = [r["event"] for r in self.seen]
-                pytest.fail(f"no {event} {fields} within {WAIT_S} s; saw {names}")
+                pytest.fail(f"no {event} {fields} within {WAIT_S} s; saw {names}\n"
+                            f"{self.where()}")
             self.seen.append(record)
             if record["event"] == event and all(record.get(k) == v for k, v in fields.items()):
                 return record

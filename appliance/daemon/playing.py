@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 #: played with the library's duration (VLC had no length yet); one that ends first is corrupt.
 CONFIRM_S = 0.5
 #: A track that the player has neither started nor failed this long after ``play`` hung in
-#: VLC's input (no event will come): it is skipped, so the music does not stop for good.
+#: VLC's input (no event will come): it is counted as a failure of the file and the music goes
+#: on, so that it does not stop for good.
 START_S = 10.0
 #: Seconds between reads of the player's position and length.
 PROGRESS_S = 1.0
@@ -54,6 +55,9 @@ class Owner(Protocol):
 
     def stalled(self, why: str) -> None:
         """The position stopped moving, or the end never came."""
+
+    def start_timeout(self, why: str) -> None:
+        """The player neither started nor failed the track in time."""
 
     def short_end(self, played_s: float, length_s: float) -> None:
         """The track ended far before its length."""
@@ -102,7 +106,7 @@ class Playing:
     def start_due(self) -> None:
         """``START_S`` after ``play``: a track the player has not started by now hung."""
         if self.track is not None and not self.announced:
-            self.s.stalled(f"VLC neither started nor failed it within {START_S:.0f} s")
+            self.s.start_timeout(f"VLC neither started nor failed it within {START_S:.0f} s")
 
     def confirm(self) -> None:
         """Length 0 at start but still playing: use the library's duration."""

@@ -13,9 +13,11 @@ back as a ``CheckDone`` event carrying the check's number and the track's token.
   ``JOIN_S`` of the last check joins it; the later gesture wins (``buttons``).
 - The choice, and the record of checks, choices and plays with how each play ended
   (finished, skipped, failed, stopped), is ``choosing``'s.
-- A track that ends long before its length counts as a failure; ``SHORT_ENDS`` of them mark
-  it unplayable. A suspicious end or a stalled position first probes the audio output: a lost
-  sound card is waited for the way start-up does, and the track is played again.
+- A track that ends long before its length, or that the player neither starts nor fails in
+  time, counts as a failure of the file; ``FILE_FAILURES`` of them mark it unplayable (once may
+  be a disk or a network share waking up). A suspicious end, a start that never came or a
+  stalled position first probes the audio output: a lost sound card is waited for the way
+  start-up does, and the track is played again.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ log = logging.getLogger(__name__)
 
 #: Tracks failing in a row before the audio output itself is suspected.
 FAILURES_BEFORE_AUDIO_CHECK = 3
-#: Ends long before the known length before a track is marked unplayable.
-SHORT_ENDS = 2
+#: Failures of one file (ends long before its length, starts that never came) before it is
+#: marked unplayable.
+FILE_FAILURES = 2
 
 
 class Session:
@@ -69,7 +72,7 @@ class Session:
         self.buttons = Buttons(self)
         self.paused = self.audio_ok = self.ended_while_paused = False
         self.failures = 0  # tracks failed in a row
-        self.short_ends: dict[str, int] = {}
+        self.file_failures: dict[str, int] = {}  # per path, since the daemon started
         self.scans = 0  # library scans taken in so far
         self._choice_id: int | None = None  # the history row of the choice now playing
 
@@ -267,17 +270,25 @@ class Session:
 
     def short_end(self, played_s: float, length_s: float) -> None:
         """The track ended long before its length: the output, or the file, is at fault."""
+        self._file_failed(f"it ended after {played_s:.1f} s of {length_s:.1f} s",
+                          "its audio is corrupt")
+
+    def start_timeout(self, why: str) -> None:
+        """The player neither started nor failed the track in time: the output, a slow disk
+        or share, or the file is at fault."""
+        self._file_failed(why, "its input hangs")
+
+    def _file_failed(self, why: str, verdict: str) -> None:
         track = self.current
         assert track is not None
-        why = f"it ended after {played_s:.1f} s of {length_s:.1f} s"
         if not self.d.check_audio():
             self.audio_lost(why)
             return
         self._end_play("failed")
-        count = self.short_ends.get(track.path, 0) + 1
-        self.short_ends[track.path] = count
-        if count >= SHORT_ENDS:
-            self.skip_current(f"{why}, {count} times: its audio is corrupt")
+        count = self.file_failures.get(track.path, 0) + 1
+        self.file_failures[track.path] = count
+        if count >= FILE_FAILURES:
+            self.skip_current(f"{why}, {count} times: {verdict}")
             return
         self.flow.miss(f"{why} (a failure of the file, counted)")
         self.failures += 1
