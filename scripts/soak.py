@@ -2,11 +2,12 @@
 
 The real ``Session`` runs with ``appliance.daemon.virtual``'s fake player and check runner over
 a real library, state file and events file in a temporary folder. Faults: the camera fails on
-10% of checks and hangs past its timeout on 2%; 5% of tracks are corrupt (good header) and 5%
-of queued files vanish (rolled once per song); a storm of 100 presses in a second and holds in
-the middle of checks; the audio output disappears and comes back; the music folder is emptied
-and refilled; the model is corrupt at one start (a first start of ``songs // 20`` songs without
-checks, then a restart over the same database, which also takes the history back).
+10% of checks and hangs past its timeout on 2%; 5% of tracks are corrupt (good header), 1%
+hang in VLC's input (no event ever comes) and 5% of queued files vanish (rolled once per
+song); a storm of 100 presses in a second and holds in the middle of checks; the audio output
+disappears and comes back; the music folder is emptied and refilled; the model is corrupt at
+one start (a first start of ``songs // 20`` songs without checks, then a restart over the same
+database, which also takes the history back).
 
 ``--real N`` instead plays N tracks of 3 s through the real daemon (real libvlc on a dummy
 output, the ``files:`` camera over a face photo, the shipped model) and reports exit code,
@@ -108,6 +109,7 @@ def run(songs: int, seed: int) -> int:
         paths = make_library(root, songs, rng)
         config = soak_config(root)
         corrupt = set(rng.sample(paths, songs // 20))
+        hung = set(rng.sample([p for p in paths if p not in corrupt], max(1, songs // 100)))
         start_rss, started_at = rss_mb(), time.perf_counter()
         crashes = 0
         first = broken_model_start(config, max(1, songs // 20), rng)
@@ -117,7 +119,8 @@ def run(songs: int, seed: int) -> int:
             for path in paths:
                 sim.player.lengths[path] = rng.uniform(180, 240)
             sim.player.corrupt |= corrupt
-            faults = {"vanished": 0, "model": first, "emptied": 0}
+            sim.player.hung |= hung
+            faults = {"vanished": 0, "model": first, "emptied": 0, "hung": len(hung)}
             rolled: object = None  # the queued song whose dice were rolled
             storm_at, hold_at, audio_at = songs // 4, songs // 2, 3 * songs // 4
             empty_at = 3 * songs // 5
@@ -240,7 +243,10 @@ def report(sim: Simulation, crashes: int, faults: dict[str, int], start_rss: flo
           f"joined {stats.joined}")
     for why, n in sorted(stats.missed_why.items(), key=lambda kv: -kv[1])[:6]:
         print(f"  missed {n}: {why}")
-    print(f"skipped: {len(sim.named('skipped'))}; vanished queued files: {faults['vanished']}; "
+    hung = sum("input hangs" in r["why"] for r in sim.named("skipped"))
+    print(f"skipped: {len(sim.named('skipped'))} ({hung} of the {faults['hung']} files whose "
+          "input hangs); "
+          f"vanished queued files: {faults['vanished']}; "
           f"music folder emptied and refilled: {faults['emptied']} s without music")
     print(f"longest silence: {max(gaps, default=0):.2f} s; longest with no fault nearby: "
           f"{plain:.2f} s")
