@@ -15,9 +15,9 @@ back as a ``CheckDone`` event carrying the check's number and the track's token.
   (finished, skipped, failed, stopped), is ``choosing``'s.
 - A track that ends long before its length, or that the player neither starts nor fails in
   time, counts as a failure of the file; ``FILE_FAILURES`` of them mark it unplayable (once may
-  be a disk or a network share waking up). A suspicious end, a start that never came or a
-  stalled position first probes the audio output: a lost sound card is waited for the way
-  start-up does, and the track is played again.
+  be a disk or a network share waking up, so a play to the end clears the count). A suspicious
+  end, a start that never came or a stalled position first probes the audio output: a lost
+  sound card is waited for the way start-up does, and the track is played again.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 #: Tracks failing in a row before the audio output itself is suspected.
 FAILURES_BEFORE_AUDIO_CHECK = 3
 #: Failures of one file (ends long before its length, starts that never came) before it is
-#: marked unplayable.
+#: marked unplayable; a play to its end in between starts the count again.
 FILE_FAILURES = 2
 
 
@@ -251,6 +251,8 @@ class Session:
             return
         if self.play.ended_early():
             return
+        if self.current is not None:  # it played to its end: a past failure was not the file's
+            self.file_failures.pop(self.current.path, None)
         self._end_play("finished", 1.0)
         if self.fading is not None:
             self.advance(self.fading)
