@@ -328,3 +328,16 @@ def test_a_track_slow_to_start_now_and_then_stays_in_the_library(
     sim.loop.run_for(START_S + 2.0)
     assert sim.session.file_failures[sad] == 1 and not sim.named("skipped")
     assert sad in [t.path for t in sim.session.tracks]
+
+
+def test_a_stall_with_the_sound_card_there_is_a_failure_of_the_file_counted_once(
+        sim: Simulation, music: dict[str, str]) -> None:
+    sim.loop.run_for(30.0)
+    sim.player.lose_output("stall")  # the position stops ...
+    sim.loop.audio_up = lambda: True  # ... but the card opens: a share that hung, or the file
+    sim.loop.run_for(STALL_S + 2.0)
+    missed = sim.named("check_missed")
+    assert missed and missed[-1]["reason"].startswith("playback stalled at")
+    assert "(a failure of the file, counted)" in missed[-1]["reason"]
+    assert not sim.named("skipped") and sim.session.file_failures == {music["Start"]: 1}
+    assert music["Start"] in [t.path for t in sim.session.tracks]  # not marked the first time

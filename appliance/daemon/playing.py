@@ -53,14 +53,9 @@ class Owner(Protocol):
     def announced(self, track: Track) -> None:
         """The track really plays."""
 
-    def stalled(self, why: str) -> None:
-        """The position stopped moving, or the end never came."""
-
-    def start_timeout(self, why: str) -> None:
-        """The player neither started nor failed the track in time."""
-
-    def short_end(self, played_s: float, length_s: float) -> None:
-        """The track ended far before its length."""
+    def file_failed(self, why: str, verdict: str) -> None:
+        """The track never started, stalled, never ended or ended far too early; ``verdict``
+        says what is wrong with the file if it happens again."""
 
 
 class Playing:
@@ -106,7 +101,8 @@ class Playing:
     def start_due(self) -> None:
         """``START_S`` after ``play``: a track the player has not started by now hung."""
         if self.track is not None and not self.announced:
-            self.s.start_timeout(f"VLC neither started nor failed it within {START_S:.0f} s")
+            self.s.file_failed(f"VLC neither started nor failed it within {START_S:.0f} s",
+                               "its input hangs")
 
     def confirm(self) -> None:
         """Length 0 at start but still playing: use the library's duration."""
@@ -188,10 +184,12 @@ class Playing:
         self._last_pos = position
         overrun = self.played_s() - self.length
         if self._still_s >= STALL_S:
-            self.s.stalled(f"playback stalled at {position:.1f} s of {self.length:.1f} s")
+            self.s.file_failed(f"playback stalled at {position:.1f} s of {self.length:.1f} s",
+                               "its playback stalls")
             return True
         if self.length > 0 and overrun > max(OVERRUN_S, OVERRUN_SHARE * self.length):
-            self.s.stalled(f"no end {overrun:.0f} s after its length of {self.length:.1f} s")
+            self.s.file_failed(f"no end {overrun:.0f} s after its length of "
+                               f"{self.length:.1f} s", "its end never comes")
             return True
         return False
 
@@ -199,6 +197,7 @@ class Playing:
         """Whether the track ended far before its length (then the session was told)."""
         played, length = self.played_s(), self.length
         if length > 0 and played < EARLY_SHARE * length and length - played >= EARLY_MIN_S:
-            self.s.short_end(played, length)
+            self.s.file_failed(f"it ended after {played:.1f} s of {length:.1f} s",
+                               "its audio is corrupt")
             return True
         return False

@@ -13,11 +13,11 @@ back as a ``CheckDone`` event carrying the check's number and the track's token.
   ``JOIN_S`` of the last check joins it; the later gesture wins (``buttons``).
 - The choice, and the record of checks, choices and plays with how each play ended
   (finished, skipped, failed, stopped), is ``choosing``'s.
-- A track that ends long before its length, or that the player neither starts nor fails in
-  time, counts as a failure of the file; ``FILE_FAILURES`` of them mark it unplayable (once may
-  be a disk or a network share waking up, so a play to the end clears the count). A suspicious
-  end, a start that never came or a stalled position first probes the audio output: a lost
-  sound card is waited for the way start-up does, and the track is played again.
+- A track that the player neither starts nor fails in time, whose position stalls, whose end
+  never comes or that ends long before its length counts as a failure of the file;
+  ``FILE_FAILURES`` of them mark it unplayable (once may be a disk or a network share waking
+  up, so a play to the end clears the count). Each first probes the audio output: a lost sound
+  card is waited for the way start-up does, and the track is played again.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 
 #: Tracks failing in a row before the audio output itself is suspected.
 FAILURES_BEFORE_AUDIO_CHECK = 3
-#: Failures of one file (ends long before its length, starts that never came) before it is
-#: marked unplayable; a play to its end in between starts the count again.
+#: Failures of one file (no start, a stall, no end, an end long before its length) before it
+#: is marked unplayable; a play to its end in between starts the count again.
 FILE_FAILURES = 2
 
 
@@ -270,17 +270,10 @@ class Session:
             fraction = self.play.played_s() / length if length > 0 else 0.0
         self.chooser.ended(how, fraction)
 
-    def short_end(self, played_s: float, length_s: float) -> None:
-        """The track ended long before its length: the output, or the file, is at fault."""
-        self._file_failed(f"it ended after {played_s:.1f} s of {length_s:.1f} s",
-                          "its audio is corrupt")
-
-    def start_timeout(self, why: str) -> None:
-        """The player neither started nor failed the track in time: the output, a slow disk
-        or share, or the file is at fault."""
-        self._file_failed(why, "its input hangs")
-
-    def _file_failed(self, why: str, verdict: str) -> None:
+    def file_failed(self, why: str, verdict: str) -> None:
+        """The current track never started, stalled, never ended or ended far too early: a
+        lost output is waited for; else the file is given up for another track, and marked
+        unplayable at its ``FILE_FAILURES``-th failure (saying ``verdict``)."""
         track = self.current
         assert track is not None
         if not self.d.check_audio():
@@ -295,13 +288,6 @@ class Session:
         self.flow.miss(f"{why} (a failure of the file, counted)")
         self.failures += 1
         self.advance(self.next)
-
-    def stalled(self, why: str) -> None:
-        """The position stopped moving while playing: probe the output, else skip."""
-        if not self.d.check_audio():
-            self.audio_lost(why)
-        else:
-            self.skip_current(why)
 
     def _skip(self, track: Track, why: str) -> None:
         self.events.emit("skipped", path=track.path, why=why)
