@@ -36,7 +36,7 @@ from appliance.demo import Piece, write_piece
 from appliance.music.library import Library
 
 WAIT_S = 20.0
-CLOCK_S = 0.25  # audio clock vs event time: VLC's start-up and its ~0.1 s position steps
+CLOCK_S = 0.25  # audio clock vs its read-back: VLC's start-up and ~0.1 s position steps
 BUTTON_PIN, LED_PIN = 17, 27
 
 # Tags on the valence/energy plane; the first track chosen (nothing played, no reading) is
@@ -146,9 +146,10 @@ def test_checks_in_the_lead_window_and_follows_the_strategy(
         run.wait_for("ready")
         camera_on = run.wait_for("camera_on")
         # Not before lead_s ahead of the end: the camera stays off for most of the track.
-        # (The window is counted on the audio clock, which started a moment before the
-        # event was written, and VLC reports its position in ~0.1 s steps.)
-        assert camera_on["t"] - first["t"] >= START.seconds - config.camera.lead_s - CLOCK_S
+        # (The window is counted on the audio clock, which had run position_s when the event
+        # was written, and VLC reports its position in ~0.1 s steps.)
+        audio_t = first["t"] - first["position_s"]
+        assert camera_on["t"] - audio_t >= START.seconds - config.camera.lead_s - CLOCK_S
         assert read_state(config.daemon.state_file)["camera"] in ("on", "off")
         run.wait_for("camera_off")
         mood = run.wait_for("mood")
@@ -187,7 +188,8 @@ def test_camera_stays_off_outside_checks(
     assert len(ons) == len(offs) == 2  # one check per finished track, each closed again
     lead = 1.2
     for before, after, on, off in zip(starts, starts[1:], ons, offs, strict=False):
-        assert before["t"] + START.seconds - lead - CLOCK_S <= on["t"] <= off["t"] <= after["t"]
+        audio_t = before["t"] - before["position_s"]  # the audio clock's start
+        assert audio_t + START.seconds - lead - CLOCK_S <= on["t"] <= off["t"] <= after["t"]
 
 
 def test_button_press_checks_and_switches_now(

@@ -119,15 +119,17 @@ class Playing:
         self.s.state.update(state="playing", track={
             "path": track.path, "title": track.title, "artist": track.artist,
             "valence": track.valence, "energy": track.energy, "length_s": round(length, 3)})
-        self._schedule_lead()
+        position = self.s.player.position_s()  # > 0 when the daemon took the start up late
+        self._schedule_lead(position)
         self.s.d.at("progress", PROGRESS_S)
         self.s.announced(track)
         self.s.events.emit("track_started", path=track.path, title=track.title,
-                           valence=track.valence, energy=track.energy, length_s=length)
+                           valence=track.valence, energy=track.energy, length_s=length,
+                           position_s=round(position, 3))
         self.s.report.set_mode("playing")  # after the event: READY=1 comes after it
 
-    def _schedule_lead(self) -> None:
-        remaining = self.length - self.s.player.position_s()
+    def _schedule_lead(self, position: float) -> None:
+        remaining = self.length - position
         delay = max(0.0, remaining - self.s.config.camera.lead_s)
         self._lead_due = self.s.clock.monotonic() + delay
         self.s.d.at("lead", delay)
@@ -158,7 +160,7 @@ class Playing:
         if self.track is not None and not self.announced:
             self.s.d.at("start", START_S)  # a pause before the start gives it time again
         if not self._lead_fired:
-            self._schedule_lead()
+            self._schedule_lead(self.s.player.position_s())
         self.s.d.at("progress", PROGRESS_S)
 
     def progress(self) -> None:
@@ -174,7 +176,7 @@ class Playing:
             due = self.s.clock.monotonic() + max(0.0, length - position
                                                   - self.s.config.camera.lead_s)
             if length > 0 and abs(due - self._lead_due) > _SLACK_S:
-                self._schedule_lead()
+                self._schedule_lead(position)
         if self._stalled(position):
             return
         self.s.d.at("progress", PROGRESS_S)
