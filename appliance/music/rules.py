@@ -222,12 +222,8 @@ def _pick(
     only = "" if others else "; the only track, so it repeats"
     others = others or list(library)
 
-    def distance(track: Track, point: tuple[float, float] = target) -> float:
-        tv, te, _ = _point(track)
-        return math.hypot(tv - point[0], _ENERGY_WEIGHT * (te - point[1]))
-
     def recency(t: Track) -> tuple[int, float, str]:
-        return (last_played.get(t.path, -1), distance(t), t.path)
+        return (last_played.get(t.path, -1), _distance(t, target), t.path)
 
     in_band = [t for t in others if _within(t, *target, band)
                and (origin is None or _within(t, *origin, band))]
@@ -245,14 +241,32 @@ def _pick(
     if not pool:
         pool = others
         only = only or "; every track was played recently, so one repeats"
+    return _nearest(pool, target, origin, band, last_played, only)
+
+
+def _nearest(
+    pool: Sequence[Track], target: tuple[float, float], origin: tuple[float, float] | None,
+    band: float, last_played: dict[str, int], only: str,
+) -> Pick:
+    """No track in the band: for iso the nearest within one step of the origin, else the
+    nearest to the target (the least recently played on a tie)."""
+    def nearness(t: Track) -> tuple[float, int, str]:
+        return (_distance(t, target), last_played.get(t.path, -1), t.path)
+
     if origin is not None:
         near = [t for t in pool if _within(t, *origin, band)]
         if near:
-            best = min(near, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
-            return Pick(best, f"the nearest within one step ({band:.2f}) of the origin, as "
-                              f"none is in the band{only}")
-    best = min(pool, key=lambda t: (distance(t), last_played.get(t.path, -1), t.path))
-    return Pick(best, f"the nearest, as none is within {band:.2f} of the target{only}")
+            return Pick(min(near, key=nearness),
+                        f"the nearest within one step ({band:.2f}) of the origin, as "
+                        f"none is in the band{only}")
+    return Pick(min(pool, key=nearness),
+                f"the nearest, as none is within {band:.2f} of the target{only}")
+
+
+def _distance(track: Track, point: tuple[float, float]) -> float:
+    """Distance on the plane, energy weighted by ``_ENERGY_WEIGHT``."""
+    tv, te, _ = _point(track)
+    return math.hypot(tv - point[0], _ENERGY_WEIGHT * (te - point[1]))
 
 
 def _within(track: Track, valence: float, energy: float, band: float) -> bool:
