@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None,
     p.add_argument("--out", type=Path, default=Path("build/train"))
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1.5e-3, help="peak learning rate (AdamW)")
+    p.add_argument("--lr", type=float, default=1.5e-3,
+                   help="peak learning rate, of AdamW or SGD (see --optimizer)")
     p.add_argument("--warmup", type=int, default=2, help="epochs of linear warm-up")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--widths", default="24,48,96,192", help="conv channels per block")

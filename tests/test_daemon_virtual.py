@@ -312,6 +312,21 @@ def test_a_track_that_never_starts_is_skipped_and_the_music_goes_on(
     assert started(sim) == [music["Start"]] * 2  # and the music goes on
 
 
+def test_each_failure_of_a_file_probes_the_sound_card_once(
+        sim: Simulation, music: dict[str, str]) -> None:
+    probes: list[float] = []
+
+    def audio_up() -> bool:
+        probes.append(sim.loop.clock.monotonic())
+        return True
+
+    sim.loop.audio_up = audio_up
+    sim.player.hung |= {path for title, path in music.items() if title != "Start"}
+    sim.loop.run_until(200.0 + 3 * START_S + 1.0)  # Sad, Calm, then Sad again: marked
+    assert [r["path"] for r in sim.named("skipped")] == [music["Sad"]]
+    assert len(probes) == 3  # the third failure in a row is probed by file_failed alone
+
+
 def test_a_track_slow_to_start_now_and_then_stays_in_the_library(
         sim: Simulation, music: dict[str, str]) -> None:
     sad = music["Sad"]

@@ -128,9 +128,12 @@ class Playing:
                            position_s=round(position, 3))
         self.s.report.set_mode("playing")  # after the event: READY=1 comes after it
 
+    def _lead_delay(self, position: float) -> float:
+        """Seconds from now to the lead deadline, with the audio at ``position``."""
+        return max(0.0, self.length - position - self.s.config.camera.lead_s)
+
     def _schedule_lead(self, position: float) -> None:
-        remaining = self.length - position
-        delay = max(0.0, remaining - self.s.config.camera.lead_s)
+        delay = self._lead_delay(position)
         self._lead_due = self.s.clock.monotonic() + delay
         self.s.d.at("lead", delay)
         self.s.state.update(next_check_at=round(self.s.clock.time() + delay, 3))
@@ -173,8 +176,7 @@ class Playing:
             log.info("the player now says %.1f s long (was %.1f s)", length, self.length)
             self.length = length
         if not self._lead_fired and self._lead_due is not None:
-            due = self.s.clock.monotonic() + max(0.0, length - position
-                                                  - self.s.config.camera.lead_s)
+            due = self.s.clock.monotonic() + self._lead_delay(position)
             if length > 0 and abs(due - self._lead_due) > _SLACK_S:
                 self._schedule_lead(position)
         if self._stalled(position):
