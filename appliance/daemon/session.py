@@ -282,8 +282,9 @@ class Session:
         self._end_play("failed")
         count = self.file_failures.get(track.path, 0) + 1
         self.file_failures[track.path] = count
-        if count >= FILE_FAILURES:
-            self.skip_current(f"{why}, {count} times: {verdict}", audio_checked=True)
+        if count >= FILE_FAILURES:  # the output was probed just now: no second probe
+            self._give_up(f"{why}, {count} times: {verdict}")
+            self.advance(self.next)
             return
         self.flow.miss(f"{why} (a failure of the file, counted)")
         self.failures += 1
@@ -299,15 +300,16 @@ class Session:
             self.tracks = [t for t in self.tracks if t.path != track.path]
         self.failures += 1
 
-    def skip_current(self, why: str, audio_checked: bool = False) -> None:
-        """Mark the current track unplayable and go on (or wait for a lost output, probed
-        every ``FAILURES_BEFORE_AUDIO_CHECK``-th failure unless the caller just did)."""
+    def skip_current(self, why: str) -> None:
+        """Mark the current track unplayable and go on (or wait for a lost output)."""
+        self._give_up(why)
+        if self.failures % FAILURES_BEFORE_AUDIO_CHECK == 0 and not self.d.check_audio():
+            return  # the output is gone: the loop retries and calls audio_ready()
+        self.advance(self.next)
+
+    def _give_up(self, why: str) -> None:
         assert self.current is not None
         self._skip(self.current, why)
         self.flow.cancel()
         self._end_play("failed")
         self.play.stop()
-        probe = not audio_checked and self.failures % FAILURES_BEFORE_AUDIO_CHECK == 0
-        if probe and not self.d.check_audio():
-            return  # the output is gone: the loop retries and calls audio_ready()
-        self.advance(self.next)
